@@ -1,0 +1,5 @@
+#include "mm.h"
+int mm__version(void)
+{
+	return 1;
+}
