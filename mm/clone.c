@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * clone.c: clone (= fork) and reset of address spaces.
+ *
+ * Clone, while the parent's threads keep writing:
+ *   1. write-protect the whole parent (one ioctl): from here on every write
+ *      of the parent waits for the fault thread, which waits for our lock;
+ *   2. adopt the pages the parent populated without faults;
+ *   3. share every present frame (refcount/mapcount +1, anon-exclusive
+ *      cleared) - except pinned frames, which the child gets a copy of at
+ *      once (the kernel's early COW for pinned pages at fork) and which stay
+ *      exclusive to the parent;
+ *   4. map the child and write-protect its shared runs;
+ *   5. move the parent to a fresh home if its current one holds frames (they
+ *      are shared now; the parent's copies must not land on them);
+ *   6. unprotect what the parent need not fault on (its holes, pinned pages).
+ * The child sees exactly the parent's contents at step 1.
+ *
+ * Reset of a MM_CLONE_RESETTABLE clone: the clone keeps a reference on each
+ * clone-point frame (space->origin), so those frames never change and every
+ * write to them copies. Every page of such a clone that is not on its dirty
+ * list is write-protected (holes included), so no write escapes the list. Reset restores contents page by page from the
+ * clone-point frames into the clone's own frames, only for the pages on the
+ * dirty list (written since the clone or last reset) and pages written
+ * without a fault (found in the home range): cost proportional to what the
+ * clone wrote. The restored private frames stay mapped and write-protected
+ * (the next run's first write to them is a cheap reuse, not a copy, and puts
+ * them back on the dirty list). No mapping is replaced, so a writer racing a
+ * reset can never reach a shared frame, and a pinned frame is restored in
+ * place: the device keeps seeing the guest's page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned flags)
+{
+	struct mm_pool *pool = parent->pool;
+
+	for (uint64_t g = 0; g < parent->npages; g++) {
+		struct mm_pte *pe = &parent->ptes[g], *ce = &child->ptes[g];
+		struct mm_frame *f;
+
+		if (!(pe->flags & PTE_PRESENT))
+			continue; /* a hole: the child's own home slot is one too */
+		f = pool__frame(pool, pe->pfn);
+		if (f->pincount) {
+			/* Early COW: the pinned frame stays the parent's alone. */
+			int err = map__copy_frame(child, g, pe->pfn, &ce->pfn);
+
+			if (err)
+				return err;
+			pool__frame(pool, ce->pfn)->mapcount++;
+			ce->flags = PTE_PRESENT | PTE_EXCL;
+			STAT_INC(parent, clone_pinned_copies);
+		} else {
+			pool__frame_get(pool, pe->pfn);
+			f->mapcount++;
+			pe->flags &= ~PTE_EXCL;
+			ce->pfn = pe->pfn;
+			ce->flags = PTE_PRESENT;
+		}
+		if (flags & MM_CLONE_RESETTABLE) {
+			/* The clone point holds its own reference. */
+			pool__frame_get(pool, ce->pfn);
+			child->origin[g] = ce->pfn;
+			ce->flags &= ~PTE_EXCL;
+		}
+	}
+	return 0;
+}
+
+/* Undo clone_share for a child that will not be published. */
+static void clone_unshare(struct mm_space *parent, struct mm_space *child)
+{
+	for (uint64_t g = 0; g < child->npages; g++) {
+		struct mm_pte *ce = &child->ptes[g];
+
+		if (child->origin && child->origin[g] != NO_PFN)
+			pool__frame_put(parent->pool, child->origin[g]);
+		if (ce->flags & PTE_PRESENT)
+			map__drop(child, g);
+		/*
+		 * The parent's frames that lost anon-exclusive stay shareable;
+		 * that only costs the parent a reuse fault later, never a
+		 * wrong answer.
+		 */
+	}
+}
+
+static int clone_map_child(struct mm_space *child)
+{
+	int err = map__remap(child, 0, child->npages);
+
+	if (err)
+		return err;
+	child->runs = 1;
+	map__account_runs(child, 0, child->npages, +1);
+	return map__protect_unshared(child, 0, child->npages);
+}
+
+/* Step 5: the parent's current home holds shared frames; give it a new one. */
+static int clone_rehome_parent(struct mm_space *parent)
+{
+	struct mm_pool *pool = parent->pool;
+	struct mm_range *old = parent->home, *home;
+	int err;
+
+	if (!old->live)
+		return 0;
+	err = pool__range_alloc(pool, parent->npages, parent, &home);
+	if (err)
+		return err;
+	/* Holes move along: non-present entries address the current home. */
+	for (uint64_t g = 0; g < parent->npages;) {
+		if (parent->ptes[g].flags & PTE_PRESENT) {
+			g++;
+			continue;
+		}
+		uint64_t s = g;
+
+		while (g < parent->npages && !(parent->ptes[g].flags & PTE_PRESENT))
+			g++;
+		err = map__pages(parent, s, g - s, home->base + s);
+		if (err) {
+			/* Those already moved point at the new home: keep both. */
+			pool__range_retire(pool, home);
+			return err;
+		}
+		map__account_runs(parent, s, g - s, -1);
+		for (uint64_t i = s; i < g; i++)
+			parent->ptes[i].pfn = home->base + i;
+		map__account_runs(parent, s, g - s, +1);
+	}
+	parent->home = home;
+	pool__range_retire(pool, old);
+	return 0;
+}
+
+int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **ret_child)
+{
+	struct mm_pool *pool = parent->pool;
+	struct mm_space *child;
+	int err;
+
+	if (flags & ~MM_CLONE_RESETTABLE)
+		return -EINVAL;
+	pthread_mutex_lock(&pool->lock);
+	err = space__alloc(pool, parent->npages, &child);
+	if (err)
+		goto out;
+	if (flags & MM_CLONE_RESETTABLE) {
+		child->origin = malloc(child->npages * sizeof(*child->origin));
+		if (!child->origin) {
+			err = -ENOMEM;
+			goto err_free;
+		}
+		memset(child->origin, 0xff, child->npages * sizeof(*child->origin));
+	}
+	/* 1. Write-protect first: the clone point is now. */
+	err = uffd__protect(pool, parent->hva, parent->npages << MM_PAGE_SHIFT, true);
+	if (err)
+		goto err_free;
+	for (uint64_t g = 0; g < parent->npages; g++)
+		parent->ptes[g].flags |= PTE_WP;
+	err = map__adopt_populated(parent); /* 2 */
+	if (err)
+		goto err_unprotect;
+	err = clone_share(parent, child, flags); /* 3 */
+	if (!err)
+		err = clone_map_child(child); /* 4 */
+	if (err) {
+		clone_unshare(parent, child);
+		goto err_unprotect;
+	}
+	space__publish(child);
+	/* 5, 6: failures here leave the parent correct, only slower. */
+	(void)clone_rehome_parent(parent);
+	(void)map__protect_unshared(parent, 0, parent->npages);
+	STAT_INC(parent, clones);
+	*ret_child = child;
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+
+err_unprotect:
+	(void)map__protect_unshared(parent, 0, parent->npages);
+err_free:
+	space__free(child);
+out:
+	pthread_mutex_unlock(&pool->lock);
+	return err;
+}
+
+/* Restore one dirty page in place from its clone-point frame. */
+static void reset_page(struct mm_space *space, uint64_t gfn)
+{
+	struct mm_pool *pool = space->pool;
+	struct mm_pte *pte = &space->ptes[gfn];
+	uint64_t o = space->origin[gfn];
+
+	if (!(pte->flags & PTE_PRESENT)) {
+		if (o == NO_PFN) {
+			/* Discarded, maybe written since: a hole again. */
+			(void)fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)(pte->pfn << MM_PAGE_SHIFT), MM_PAGE_SIZE);
+			goto clean;
+		}
+		map__adopt(space, gfn);
+	}
+	if (pte->pfn == o)
+		goto clean;
+	if (pool__frame(pool, pte->pfn)->pincount)
+		STAT_INC(space, reset_pinned_in_place);
+	if (o == NO_PFN)
+		memset(pool__direct(pool, pte->pfn), 0, MM_PAGE_SIZE);
+	else
+		memcpy(pool__direct(pool, pte->pfn), pool__direct(pool, o), MM_PAGE_SIZE);
+clean:
+	pte->flags &= ~PTE_DIRTY;
+	STAT_INC(space, reset_pages);
+}
+
+static bool reset_needs_scan(struct mm_space *space)
+{
+	return space->ndirty == UINT64_MAX;
+}
+
+int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restored)
+{
+	struct mm_pool *pool = space->pool;
+	uint64_t restored = 0;
+	int err = 0;
+
+	if (flags & ~MM_RESET_REFUSE_PINNED)
+		return -EINVAL;
+	pthread_mutex_lock(&pool->lock);
+	if (!space->origin || space->snap_fn) {
+		err = space->origin ? -EBUSY : -EINVAL;
+		goto out;
+	}
+	/* The dirty list overflowed (no memory): rebuild it from the table. */
+	if (reset_needs_scan(space)) {
+		space->ndirty = 0;
+		for (uint64_t g = 0; g < space->npages; g++) {
+			space->ptes[g].flags &= ~PTE_DIRTY;
+			if (space->ptes[g].pfn != space->origin[g])
+				map__mark_dirty(space, g);
+		}
+		if (reset_needs_scan(space)) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	for (uint64_t i = 0; i < space->ndirty; i++) {
+		const struct mm_pte *e = &space->ptes[space->dirty[i]];
+
+		if ((flags & MM_RESET_REFUSE_PINNED) && (e->flags & PTE_PRESENT) &&
+		    pool__frame(pool, e->pfn)->pincount) {
+			err = -EBUSY;
+			goto out;
+		}
+	}
+	/* Protect first, then restore: a racing write faults and re-dirties. */
+	for (uint64_t i = 0; i < space->ndirty; i++) {
+		struct mm_pte *pte = &space->ptes[space->dirty[i]];
+
+		if (pte->flags & PTE_WP)
+			continue;
+		err = uffd__protect(pool, space->hva + (space->dirty[i] << MM_PAGE_SHIFT),
+				    MM_PAGE_SIZE, true);
+		if (err)
+			goto out;
+		pte->flags |= PTE_WP;
+	}
+	for (uint64_t i = 0; i < space->ndirty; i++)
+		reset_page(space, space->dirty[i]);
+	restored = space->ndirty;
+	space->ndirty = 0;
+	STAT_INC(space, resets);
+out:
+	pthread_mutex_unlock(&pool->lock);
+	if (!err && ret_restored)
+		*ret_restored = restored;
+	return err;
+}

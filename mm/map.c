@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/*
+ * map.c: a space's host mapping and page table entries.
+ *
+ * Mapping a frame at a gfn is an mmap(MAP_SHARED|MAP_FIXED) of its memfd
+ * page at the gfn's host address, registered with the pool's userfaultfd
+ * right away; KVM follows through its MMU notifier.
+ *
+ * Invariants (pool->lock held):
+ * - space->runs == 1 + the number of gfn boundaries g-1|g where
+ *   ptes[g].pfn != ptes[g-1].pfn + 1: the mappings (kernel VMAs) this space
+ *   needs, since the kernel merges neighbours with contiguous offsets.
+ * - The host mapping at gfn g maps memfd page ptes[g].pfn, present or not.
+ * - PTE_WP is set exactly where the kernel PTE is write-protected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static inline uint64_t home_pfn(struct mm_space *space, uint64_t gfn)
+{
+	return space->home->base + gfn;
+}
+
+static uint64_t breaks(struct mm_space *space, uint64_t gfn, uint64_t n)
+{
+	uint64_t first = gfn ? gfn : 1;
+	uint64_t last = gfn + n < space->npages ? gfn + n : space->npages - 1;
+	uint64_t b = 0;
+
+	for (uint64_t g = first; g <= last; g++)
+		b += space->ptes[g].pfn != space->ptes[g - 1].pfn + 1;
+	return b;
+}
+
+/*
+ * Around a change of ptes[gfn .. gfn+n), call with sign -1 before and +1
+ * after: keeps space->runs exact at the cost of the changed range only.
+ */
+void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign)
+{
+	uint64_t b = breaks(space, gfn, n);
+
+	if (sign < 0)
+		space->runs -= b;
+	else
+		space->runs += b;
+}
+
+/* Map memfd pages pfn.. at gfn.. (n pages); ptes are the caller's. */
+int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn)
+{
+	struct mm_pool *pool = space->pool;
+	uint8_t *addr = space->hva + (gfn << MM_PAGE_SHIFT);
+	void *p;
+
+	p = mmap(addr, n << MM_PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 pool->memfd, (off_t)(pfn << MM_PAGE_SHIFT));
+	if (p == MAP_FAILED)
+		return -errno;
+	/* A new mapping starts writable. */
+	for (uint64_t i = gfn; i < gfn + n; i++)
+		space->ptes[i].flags &= ~PTE_WP;
+	int err = uffd__register(pool, addr, n << MM_PAGE_SHIFT);
+
+	if (err)
+		return err;
+	/* Threads asleep on a fault in the old mapping retry on the new one. */
+	return uffd__wake(pool, addr, n << MM_PAGE_SHIFT);
+}
+
+/*
+ * The table side of a copy: gfn..gfn+n, just mapped (map__pages) to the
+ * fresh copies pfn.. (one reference each), leave their shared frames and
+ * become anon-exclusive.
+ */
+void map__install_copy(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn)
+{
+	struct mm_pool *pool = space->pool;
+
+	map__account_runs(space, gfn, n, -1);
+	for (uint64_t i = 0; i < n; i++) {
+		struct mm_pte *pte = &space->ptes[gfn + i];
+
+		MM_WARN_ON(!(pte->flags & PTE_PRESENT));
+		pool__frame(pool, pte->pfn)->mapcount--;
+		pool__frame_put(pool, pte->pfn);
+		pool__frame(pool, pfn + i)->mapcount++;
+		pte->pfn = pfn + i;
+		pte->flags |= PTE_EXCL;
+		map__mark_dirty(space, gfn + i);
+	}
+	map__account_runs(space, gfn, n, +1);
+}
+
+void map__mark_dirty(struct mm_space *space, uint64_t gfn)
+{
+	struct mm_pte *pte = &space->ptes[gfn];
+
+	if (!space->origin || (pte->flags & PTE_DIRTY))
+		return;
+	if (space->ndirty == space->dirty_cap) {
+		uint64_t cap = space->dirty_cap ? space->dirty_cap * 2 : 256;
+		uint64_t *d = realloc(space->dirty, cap * sizeof(*d));
+
+		if (!d) {
+			/*
+			 * Out of memory for the reset list: fall back to a
+			 * full scan at reset time rather than lose the page.
+			 */
+			space->ndirty = UINT64_MAX;
+			return;
+		}
+		space->dirty = d;
+		space->dirty_cap = cap;
+	}
+	if (space->ndirty != UINT64_MAX)
+		space->dirty[space->ndirty++] = gfn;
+	pte->flags |= PTE_DIRTY;
+}
+
+/*
+ * A non-present entry becomes the exclusive owner of its home frame. Not a
+ * write by itself: whoever writes marks the page dirty.
+ */
+void map__adopt(struct mm_space *space, uint64_t gfn)
+{
+	struct mm_pte *pte = &space->ptes[gfn];
+
+	MM_WARN_ON(pte->flags & PTE_PRESENT);
+	MM_WARN_ON(pte->pfn != home_pfn(space, gfn));
+	pool__frame_get(space->pool, pte->pfn);
+	pool__frame(space->pool, pte->pfn)->mapcount++;
+	pte->flags |= PTE_PRESENT | PTE_EXCL;
+}
+
+/*
+ * Adopt the pages the guest populated by writing (or reading) holes of its
+ * home without any fault. Cost: the populated extents of the home range.
+ */
+int map__adopt_populated(struct mm_space *space)
+{
+	struct mm_pool *pool = space->pool;
+	off_t start = (off_t)(space->home->base << MM_PAGE_SHIFT);
+	off_t end = start + (off_t)(space->npages << MM_PAGE_SHIFT);
+	off_t pos = start;
+
+	while (pos < end) {
+		off_t data = lseek(pool->memfd, pos, SEEK_DATA);
+
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		if (data >= end)
+			break;
+		off_t hole = lseek(pool->memfd, data, SEEK_HOLE);
+
+		if (hole < 0)
+			return -errno;
+		if (hole > end)
+			hole = end;
+		for (uint64_t g = (uint64_t)(data - start) >> MM_PAGE_SHIFT;
+		     g < (uint64_t)(hole - start) >> MM_PAGE_SHIFT; g++) {
+			if (!(space->ptes[g].flags & PTE_PRESENT))
+				map__adopt(space, g);
+		}
+		pos = hole;
+	}
+	return 0;
+}
+
+/*
+ * Copy the contents of src_pfn (NO_PFN: zeros) into a new frame for gfn: its
+ * home slot, so that runs of copies stay contiguous. Returns the new frame
+ * with one reference; the caller maps it.
+ */
+int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint64_t *ret_pfn)
+{
+	struct mm_pool *pool = space->pool;
+	uint64_t pfn = home_pfn(space, gfn);
+	int err;
+
+	if (pool->inject_copy_failures) {
+		pool->inject_copy_failures--;
+		return pool->inject_copy_err ? pool->inject_copy_err : -ENOMEM;
+	}
+	/* The home slot is free unless this gfn's own entry maps it. */
+	if (pool__frame(pool, pfn)->refcount) {
+		err = pool__scratch_alloc(pool, &pfn);
+		if (err)
+			return err;
+	}
+	if (src_pfn == NO_PFN)
+		memset(pool__direct(pool, pfn), 0, MM_PAGE_SIZE);
+	else
+		memcpy(pool__direct(pool, pfn), pool__direct(pool, src_pfn), MM_PAGE_SIZE);
+	pool__frame_get(pool, pfn);
+	*ret_pfn = pfn;
+	return 0;
+}
+
+/* Drop the entry's mapping reference; the caller remaps the address. */
+void map__drop(struct mm_space *space, uint64_t gfn)
+{
+	struct mm_pte *pte = &space->ptes[gfn];
+	struct mm_frame *f = pool__frame(space->pool, pte->pfn);
+
+	MM_WARN_ON(!(pte->flags & PTE_PRESENT));
+	MM_WARN_ON(f->pincount);
+	f->mapcount--;
+	pool__frame_put(space->pool, pte->pfn);
+	pte->flags &= ~(PTE_PRESENT | PTE_EXCL);
+}
+
+static bool needs_wp(const struct mm_space *space, const struct mm_pte *pte)
+{
+	if (pte->flags & PTE_SNAP)
+		return true; /* the snapshot still waits for its contents */
+	if ((pte->flags & PTE_PRESENT) && !(pte->flags & PTE_EXCL))
+		return true; /* shared: a write must copy or prove it may reuse */
+	/* A resettable clone learns of every first write since the clone point. */
+	return space->origin && !(pte->flags & PTE_DIRTY);
+}
+
+/*
+ * Set the write protection of gfn..gfn+n to what each entry needs (see
+ * needs_wp); everything else is writable. One ioctl per run of changes.
+ */
+int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n)
+{
+	uint64_t end = gfn + n;
+
+	for (uint64_t g = gfn; g < end;) {
+		bool want = needs_wp(space, &space->ptes[g]);
+		bool have = space->ptes[g].flags & PTE_WP;
+		uint64_t s = g;
+
+		if (want == have) {
+			g++;
+			continue;
+		}
+		while (g < end && needs_wp(space, &space->ptes[g]) == want &&
+		       !!(space->ptes[g].flags & PTE_WP) == have)
+			g++;
+		int err = uffd__protect(space->pool, space->hva + (s << MM_PAGE_SHIFT),
+					(g - s) << MM_PAGE_SHIFT, want);
+
+		if (err)
+			return err;
+		for (uint64_t i = s; i < g; i++) {
+			if (want)
+				space->ptes[i].flags |= PTE_WP;
+			else
+				space->ptes[i].flags &= ~PTE_WP;
+		}
+	}
+	return 0;
+}
+
+/* Map ptes[gfn..gfn+n) as they say, one mmap per run of contiguous frames. */
+int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n)
+{
+	for (uint64_t g = gfn; g < gfn + n;) {
+		uint64_t s = g++;
+
+		while (g < gfn + n && space->ptes[g].pfn == space->ptes[g - 1].pfn + 1)
+			g++;
+		int err = map__pages(space, s, g - s, space->ptes[s].pfn);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}

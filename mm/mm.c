@@ -1,5 +1,0 @@
-#include "mm.h"
-int mm__version(void)
-{
-	return 1;
-}

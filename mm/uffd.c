@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uffd.c: all of mm's userfaultfd code.
+ *
+ * Why userfaultfd write-protect: guest memory is a MAP_SHARED mapping of a
+ * memfd, so the kernel's own COW (MAP_PRIVATE + fork) cannot share frames
+ * between VMs in one process, and KVM must see one stable mapping per VM.
+ * uffd-wp on shmem lets us write-protect any range of a space's mapping
+ * (including holes: shmem installs a marker PTE), and hands us each write
+ * fault - from a host thread or from KVM's own access on behalf of a vCPU -
+ * as a message, while the faulting thread sleeps until we wake it. We then
+ * decide reuse or copy (fault.c) and either clear the protection or map a
+ * new frame at the address.
+ *
+ * How the handler never touches protected memory: the fault thread reads and
+ * writes frames only through the pool's direct map (pool.c), a second
+ * mapping of the memfd that is never registered with userfaultfd. Touching a
+ * protected guest address from the handler would deadlock it on itself.
+ *
+ * Invariants: every page of every live space is registered with the pool's
+ * uffd in write-protect mode (map.c re-registers each new mapping); a fault
+ * that cannot be resolved leaves its thread asleep and is reported to the
+ * space's owner (PTE_STALLED), never dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "uffd-compat.h"
+
+struct mm_uffd {
+	int fd;
+	int stop_fd; /* eventfd: tells the fault thread to exit */
+	pthread_t thread;
+	bool thread_started;
+};
+
+static int uffd_new(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd >= 0)
+		return fd;
+	/* Without CAP_SYS_PTRACE and vm.unprivileged_userfaultfd, try the device. */
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+	if (dev < 0)
+		return -errno;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(dev);
+	return fd;
+}
+
+static void resolve(struct mm_pool *pool, uint64_t addr)
+{
+	struct mm_space *space;
+	uint64_t gfn;
+	int err;
+
+	pthread_mutex_lock(&pool->lock);
+	space = fault__space_of(pool, addr);
+	if (!space) {
+		/* The space went away while the message was queued. */
+		pthread_mutex_unlock(&pool->lock);
+		return;
+	}
+	gfn = (addr - (uintptr_t)space->hva) >> MM_PAGE_SHIFT;
+	STAT_INC(space, faults);
+	err = fault__wp_page(space, gfn);
+	if (err) {
+		/* Leave the thread asleep; the owner decides (retry or destroy). */
+		if (!(space->ptes[gfn].flags & PTE_STALLED)) {
+			space->ptes[gfn].flags |= PTE_STALLED;
+			space->stalled++;
+		}
+		STAT_INC(space, fault_errors);
+		if (space->err_fn)
+			space->err_fn(space->err_arg, space, gfn << MM_PAGE_SHIFT, err);
+	}
+	pthread_mutex_unlock(&pool->lock);
+}
+
+static void *fault_thread(void *arg)
+{
+	struct mm_pool *pool = arg;
+	struct mm_uffd *u = pool->uffd;
+	struct uffd_msg msgs[64];
+
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = u->fd, .events = POLLIN},
+					{.fd = u->stop_fd, .events = POLLIN}};
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		ssize_t n = read(u->fd, msgs, sizeof(msgs));
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			break;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
+			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+				continue;
+			resolve(pool, msgs[i].arg.pagefault.address & ~(MM_PAGE_SIZE - 1));
+		}
+	}
+	return NULL;
+}
+
+int uffd__open(struct mm_pool *pool)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+	struct mm_uffd *u = calloc(1, sizeof(*u));
+	int err;
+
+	if (!u)
+		return -ENOMEM;
+	u->stop_fd = -1;
+	u->fd = uffd_new();
+	if (u->fd < 0) {
+		err = u->fd;
+		goto err_free;
+	}
+	if (ioctl(u->fd, UFFDIO_API, &api) < 0) {
+		/* EINVAL here means the kernel lacks uffd-wp on shmem. */
+		err = errno == EINVAL ? -EOPNOTSUPP : -errno;
+		goto err_close;
+	}
+	u->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (u->stop_fd < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	pool->uffd = u;
+	err = -pthread_create(&u->thread, NULL, fault_thread, pool);
+	if (err)
+		goto err_close;
+	u->thread_started = true;
+	return 0;
+
+err_close:
+	pool->uffd = NULL;
+	if (u->stop_fd >= 0)
+		close(u->stop_fd);
+	close(u->fd);
+err_free:
+	free(u);
+	return err;
+}
+
+void uffd__close(struct mm_pool *pool)
+{
+	struct mm_uffd *u = pool->uffd;
+	uint64_t one = 1;
+
+	if (!u)
+		return;
+	if (u->thread_started) {
+		if (write(u->stop_fd, &one, sizeof(one)) != sizeof(one))
+			MM_WARN_ON(1);
+		pthread_join(u->thread, NULL);
+	}
+	close(u->stop_fd);
+	close(u->fd);
+	free(u);
+	pool->uffd = NULL;
+}
+
+int uffd__register(struct mm_pool *pool, void *addr, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = {.start = (uintptr_t)addr, .len = len},
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(pool->uffd->fd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	if (!(reg.ioctls & (1ULL << _UFFDIO_WRITEPROTECT)))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* Set or clear write protection; clearing wakes the threads waiting there. */
+int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = {.start = (uintptr_t)addr, .len = len},
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(pool->uffd->fd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+}
+
+int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len)
+{
+	struct uffdio_range r = {.start = (uintptr_t)addr, .len = len};
+
+	return ioctl(pool->uffd->fd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
+}
