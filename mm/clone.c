@@ -3,7 +3,7 @@
  * clone.c: clone (= fork) and reset of address spaces.
  *
  * Clone, while the parent's threads keep writing:
- *   1. write-protect the whole parent (one ioctl): from here on every write
+ *   1. write-protect the whole parent (map__protect_all): from now every write
  *      of the parent waits for the fault thread, which waits for our lock;
  *   2. adopt the pages the parent populated without faults;
  *   3. share every present frame (refcount/mapcount +1, anon-exclusive
@@ -54,6 +54,7 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 				return err;
 			pool__frame(pool, ce->pfn)->mapcount++;
 			ce->flags = PTE_PRESENT | PTE_EXCL;
+			child->nr_present++;
 			STAT_INC(parent, clone_pinned_copies);
 		} else {
 			pool__frame_get(pool, pe->pfn);
@@ -61,6 +62,7 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 			pe->flags &= ~PTE_EXCL;
 			ce->pfn = pe->pfn;
 			ce->flags = PTE_PRESENT;
+			child->nr_present++;
 		}
 		if (flags & MM_CLONE_RESETTABLE) {
 			/* The clone point holds its own reference. */
@@ -160,11 +162,9 @@ int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **re
 		memset(child->origin, 0xff, child->npages * sizeof(*child->origin));
 	}
 	/* 1. Write-protect first: the clone point is now. */
-	err = uffd__protect(pool, parent->hva, parent->npages << MM_PAGE_SHIFT, true);
+	err = map__protect_all(parent);
 	if (err)
-		goto err_free;
-	for (uint64_t g = 0; g < parent->npages; g++)
-		parent->ptes[g].flags |= PTE_WP;
+		goto err_unprotect;
 	err = map__adopt_populated(parent); /* 2 */
 	if (err)
 		goto err_unprotect;

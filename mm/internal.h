@@ -104,6 +104,7 @@ struct mm_space {
 	struct mm_pte *ptes;
 	struct mm_range *home;
 	uint64_t runs; /* mappings (VMAs) this space uses */
+	uint64_t nr_present; /* entries with PTE_PRESENT */
 	unsigned pins; /* live mm_pin objects */
 	struct mm_stats stats;
 	/* Resettable clones: the clone-point frame of each gfn (or NO_PFN). */
@@ -145,6 +146,7 @@ void map__drop(struct mm_space *space, uint64_t gfn);
 void map__mark_dirty(struct mm_space *space, uint64_t gfn);
 int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n);
+int map__protect_all(struct mm_space *space);
 
 /* space.c */
 int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_space);

@@ -47,13 +47,13 @@ int mm_space_snapshot_begin(struct mm_space *space, mm_snapshot_fn fn, void *arg
 		err = -EBUSY;
 		goto out;
 	}
-	err = uffd__protect(pool, space->hva, space->npages << MM_PAGE_SHIFT, true);
+	err = map__protect_all(space);
 	if (err)
-		goto out;
+		goto out_unprotect;
 	space->snap_fn = fn;
 	space->snap_arg = arg;
 	for (uint64_t g = 0; g < space->npages; g++)
-		space->ptes[g].flags |= PTE_WP | PTE_SNAP;
+		space->ptes[g].flags |= PTE_SNAP;
 	err = map__adopt_populated(space);
 	for (uint64_t g = 0; g < space->npages; g++) {
 		const struct mm_pte *e = &space->ptes[g];
@@ -66,6 +66,7 @@ int mm_space_snapshot_begin(struct mm_space *space, mm_snapshot_fn fn, void *arg
 			space->ptes[g].flags &= ~PTE_SNAP;
 		space->snap_fn = NULL;
 	}
+out_unprotect:
 	/* Pinned pages are exclusive and saved: they need no protection. */
 	(void)map__protect_unshared(space, 0, space->npages);
 out:
