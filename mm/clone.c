@@ -194,7 +194,7 @@ out:
 }
 
 /* Restore one dirty page in place from its clone-point frame. */
-static void reset_page(struct mm_space *space, uint64_t gfn)
+static void reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 {
 	struct mm_pool *pool = space->pool;
 	struct mm_pte *pte = &space->ptes[gfn];
@@ -211,12 +211,17 @@ static void reset_page(struct mm_space *space, uint64_t gfn)
 	}
 	if (pte->pfn == o)
 		goto clean;
-	if (pool__frame(pool, pte->pfn)->pincount)
-		STAT_INC(space, reset_pinned_in_place);
 	if (o == NO_PFN)
 		memset(pool__direct(pool, pte->pfn), 0, MM_PAGE_SIZE);
 	else
 		memcpy(pool__direct(pool, pte->pfn), pool__direct(pool, o), MM_PAGE_SIZE);
+	if (pool__frame(pool, pte->pfn)->pincount) {
+		/* A device may write it behind any protection: it stays dirty. */
+		STAT_INC(space, reset_pinned_in_place);
+		space->dirty[(*kept)++] = gfn;
+		STAT_INC(space, reset_pages);
+		return;
+	}
 clean:
 	pte->flags &= ~PTE_DIRTY;
 	STAT_INC(space, reset_pages);
@@ -274,10 +279,13 @@ int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restore
 			goto out;
 		pte->flags |= PTE_WP;
 	}
+	/* Pinned pages stay on the list, compacted to its front. */
+	uint64_t kept = 0;
+
 	for (uint64_t i = 0; i < space->ndirty; i++)
-		reset_page(space, space->dirty[i]);
+		reset_page(space, space->dirty[i], &kept);
 	restored = space->ndirty;
-	space->ndirty = 0;
+	space->ndirty = kept;
 	STAT_INC(space, resets);
 out:
 	pthread_mutex_unlock(&pool->lock);

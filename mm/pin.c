@@ -144,6 +144,8 @@ int mm_pin(struct mm_space *space, uint64_t gpa, uint64_t len, unsigned flags,
 	for (uint64_t i = 0; i < n; i++) {
 		struct mm_frame *f = pool__frame(pool, pin->pfns[i]);
 
+		/* Device writes bypass protection: a reset must always restore it. */
+		map__mark_dirty(space, gfn + i);
 		if (f->pincount++ == 0)
 			pool->stats.pinned_pages++;
 		pool__frame_get(pool, pin->pfns[i]);
