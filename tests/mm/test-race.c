@@ -23,6 +23,8 @@
 #define SPACE_BYTES ((uint64_t)NP * PAGE)
 #define WHO_P 1
 #define WHO_DEV 2
+#define WHO_HOLE 3
+#define HOLE_LO 768 /* test 1: pages a writer fills from holes during each clone */
 #define WHO_CHILD 16 /* + clone number */
 
 static int nerrors;
@@ -239,13 +241,43 @@ struct clone_rec {
 	struct writer w;
 };
 
-/* Read the clone point of @c, checking it against the parent writers' bounds. */
-static void take_clone_point(struct race *r, struct clone_rec *c, const uint32_t *lo)
+/*
+ * A clone point is one instant for all pages: a writer going round-robin
+ * over its pages (write i hits pages[i % n] with seq i / n + 1) shows a
+ * consistent cut, i.e. the write indices seen span at most n consecutive
+ * values. Seq 0 (the initial value) counts as index k - n.
+ */
+static void check_cut(const struct writer *w, const uint64_t *vals, const char *what)
 {
-	uint32_t hi[512];
+	int64_t lo = INT64_MAX, hi = INT64_MIN, n = w->npages;
+
+	for (int64_t k = 0; k < n; k++) {
+		uint64_t g = w->pages[k], v = vals[g];
+		int64_t seq = (int64_t)(v & 0xffffff), idx = (seq - 1) * n + k;
+
+		if (v != w->initial[g] && v >> 24 != enc(w->who, g, 0) >> 24) {
+			report("%s: gfn %llu holds %#llx, not writer %u's", what,
+			       (unsigned long long)g, (unsigned long long)v, w->who);
+			return;
+		}
+		lo = idx < lo ? idx : lo;
+		hi = idx > hi ? idx : hi;
+	}
+	if (hi - lo > n - 1)
+		report("%s: writer %u's writes seen span indices [%lld, %lld]: not one instant",
+		       what, w->who, (long long)lo, (long long)hi);
+}
+
+/* Read the clone point of @c, checking it against the parent writers' bounds. */
+static void take_clone_point(struct race *r, struct clone_rec *c, const uint32_t *lo,
+			     const struct writer *hole)
+{
+	uint32_t hi[512], hi_hole_buf[NP], *hi_hole = hole ? hi_hole_buf : NULL;
 
 	for (uint64_t g = 0; g < 512; g++)
 		hi[g] = (uint32_t)ld(&owner(r, g)->started[g]);
+	for (uint64_t g = HOLE_LO; hole && g < NP; g++)
+		hi_hole[g] = (uint32_t)ld(&hole->started[g]);
 	for (uint64_t g = 0; g < NP; g++) {
 		c->cp[g] = *word0(c->s, g);
 		c->cpl[g] = *wordl(c->s, g);
@@ -253,9 +285,13 @@ static void take_clone_point(struct race *r, struct clone_rec *c, const uint32_t
 			uint64_t v = k ? c->cpl[g] : c->cp[g];
 			uint32_t seq = (uint32_t)(v & 0xffffff);
 
-			if (g >= 512 && v != enc(WHO_P, g, 0))
+			if (g >= 512 && g < HOLE_LO && v != enc(WHO_P, g, 0))
 				report("clone gfn %llu: %#llx, want the initial value",
 				       (unsigned long long)g, (unsigned long long)v);
+			if (g >= HOLE_LO && g < NP && hi_hole && (k ? c->cpl[g] : c->cp[g]) &&
+			    (v >> 24 != enc(WHO_HOLE, g, 0) >> 24 || seq > hi_hole[g]))
+				report("clone gfn %llu: %#llx, want a hole-writer value up to seq %u",
+				       (unsigned long long)g, (unsigned long long)v, hi_hole[g]);
 			if (g < 512 && (v >> 24 != enc(WHO_P, g, 0) >> 24 || seq < lo[g] ||
 					seq > hi[g]))
 				report("clone gfn %llu: %#llx, want a parent value with seq in "
@@ -263,6 +299,10 @@ static void take_clone_point(struct race *r, struct clone_rec *c, const uint32_t
 				       (unsigned long long)g, (unsigned long long)v, lo[g], hi[g]);
 		}
 	}
+	check_cut(&r->pw[0], c->cp, "clone point");
+	check_cut(&r->pw[1], c->cp, "clone point");
+	if (hole)
+		check_cut(hole, c->cp, "clone point");
 }
 
 /* Its writer done: its pages hold its last writes, all others the clone point. */
@@ -302,8 +342,16 @@ static void test_race_clone_destroy(void **state)
 {
 	struct race *r = *state;
 	struct clone_rec *live[3] = {0};
+	struct writer *hole = calloc(1, sizeof(*hole));
+	uint16_t hole_pages[NP - HOLE_LO];
 	uint32_t lo[512];
 	unsigned nclones = 0;
+
+	assert_non_null(hole);
+	hole->who = WHO_HOLE;
+	hole->npages = page_set(hole_pages, HOLE_LO, NP, 1, 0);
+	hole->pages = hole_pages;
+	hole->max_writes = 4 * (NP - HOLE_LO);
 
 	race_init(r, 8);
 	writer_start(&r->pw[0]);
@@ -321,12 +369,21 @@ static void test_race_clone_destroy(void **state)
 		}
 		memset(c, 0, sizeof(*c));
 		c->resettable = nclones % 2;
+		/* Holes again, filled by a writer while the clone runs (adoption races). */
+		assert_int_equal(mm_space_discard(r->p, HOLE_LO * PAGE, (NP - HOLE_LO) * PAGE), 0);
+		hole->s = r->p;
+		hole->stop = 0;
+		memset(hole->started, 0, sizeof(hole->started));
+		memset(hole->done, 0, sizeof(hole->done));
+		writer_start(hole);
 		for (uint64_t g = 0; g < 512; g++)
 			lo[g] = (uint32_t)ld(&owner(r, g)->done[g]);
 		assert_int_equal(mm_space_clone(r->p, c->resettable ? MM_CLONE_RESETTABLE : 0,
 						&c->s),
 				 0);
-		take_clone_point(r, c, lo);
+		take_clone_point(r, c, lo, hole);
+		writer_stop(hole);
+		writer_check_final(hole);
 		/* The child writes [512, 768) and the even pages the parent writes too. */
 		c->w.s = c->s;
 		c->w.who = WHO_CHILD + nclones % 1000;
@@ -347,7 +404,8 @@ static void test_race_clone_destroy(void **state)
 	writer_stop(&r->pw[1]);
 	writer_check_final(&r->pw[0]);
 	writer_check_final(&r->pw[1]);
-	for (uint64_t g = 512; g < NP; g++)
+	free(hole);
+	for (uint64_t g = 512; g < HOLE_LO; g++)
 		if (*word0(r->p, g) != enc(WHO_P, g, 0))
 			report("parent gfn %llu changed: a clone's write leaked",
 			       (unsigned long long)g);
