@@ -97,10 +97,10 @@ static int wp_large_reuse(struct mm_space *space, uint64_t gfn)
 /*
  * Under VMA pressure, copy the shared neighbours between @gfn and the
  * nearest private run (within a window) too, so the new copy merges with
- * it instead of splitting a mapping in three. Trades a little memory for
- * staying far from vm.max_map_count.
+ * it instead of splitting a mapping in three. Trades memory for staying
+ * far from vm.max_map_count; below the soft limit nothing is copied around.
  */
-#define AROUND_WINDOW 64
+#define AROUND_WINDOW 16
 
 static uint64_t copy_around_bound(struct mm_space *space, uint64_t gfn, int dir)
 {
@@ -139,8 +139,16 @@ static int wp_page_copy(struct mm_space *space, uint64_t gfn)
 	int err = 0;
 
 	if (pool_vmas(pool) > pool->vma_soft_limit) {
-		first = copy_around_bound(space, gfn, -1);
-		last = copy_around_bound(space, gfn, +1);
+		/*
+		 * Joining one private neighbour run keeps the count where it
+		 * is (a copy inside a shared run adds two): fill the shorter gap.
+		 */
+		uint64_t l = copy_around_bound(space, gfn, -1);
+		uint64_t r = copy_around_bound(space, gfn, +1);
+		bool left = l < gfn && (r == gfn || gfn - l <= r - gfn);
+
+		first = left ? l : gfn;
+		last = left ? gfn : r;
 	}
 	n = last - first + 1;
 	pfns[0] = NO_PFN;

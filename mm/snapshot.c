@@ -9,7 +9,9 @@
  * writes them through the direct map where no protection can stop it.
  *
  * The frame stays the guest's: a write fault on a snapshot-protected
- * exclusive page is a reuse after the hook ran, never a copy. This is what
+ * exclusive page is a reuse after the hook ran, never a copy. Pinned pages
+ * stay protected too once handed over, so their first guest write takes
+ * that path like any other page. This is what
  * keeps a device's pin and the guest on one page during a snapshot (DESIGN.md
  * invariant 8): the pinned frame is anon-exclusive, so its refcount (raised
  * by the pin) is never consulted.
@@ -61,13 +63,12 @@ int mm_space_snapshot_begin(struct mm_space *space, mm_snapshot_fn fn, void *arg
 		if ((e->flags & PTE_PRESENT) && pool__frame(pool, e->pfn)->pincount)
 			snapshot__save(space, g);
 	}
-	if (err) {
-		for (uint64_t g = 0; g < space->npages; g++)
-			space->ptes[g].flags &= ~PTE_SNAP;
-		space->snap_fn = NULL;
-	}
+	if (!err)
+		goto out;
+	for (uint64_t g = 0; g < space->npages; g++)
+		space->ptes[g].flags &= ~PTE_SNAP;
+	space->snap_fn = NULL;
 out_unprotect:
-	/* Pinned pages are exclusive and saved: they need no protection. */
 	(void)map__protect_unshared(space, 0, space->npages);
 out:
 	pthread_mutex_unlock(&pool->lock);

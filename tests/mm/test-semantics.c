@@ -623,6 +623,8 @@ static void case_snapshot_rw_pin(struct ctx *c)
 	assert_int_equal(mm_space_snapshot_begin(c->p, snap_hook, r), 0);
 	assert_saved(r, T_GPA, orig(c, T_GPA), true);
 	assert_pinned(c->p, T_GPA, pfn);
+	/* The snapshot protects the pinned page too: the write must fault and reuse. */
+	assert_true(page_info(c->p, T_GPA).write_protected);
 	write_exclusive(c, c->p, T_GPA, TAG_A, "guest writes its pinned page in a snapshot");
 	assert_device_tag(pin, TAG_A);
 	device_fill(pin, TAG_B);
