@@ -66,11 +66,15 @@ struct mm_pool_config {
 	uint64_t vma_soft_limit;   /* VMA count above which copies fill gaps; 0 = default */
 };
 
-/* Fault-error report: the fault at @gpa in @space could not be resolved. */
+/*
+ * Fault-error report: the fault at @gpa in @space could not be resolved;
+ * @err is a negative errno. The writer stays asleep until
+ * mm_space_retry_faults resolves it or the space is destroyed.
+ */
 typedef void (*mm_fault_error_fn)(void *arg, struct mm_space *space, uint64_t gpa, int err);
 
 __mm_must_check int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool);
-/* Destroys the pool. Every space must have been destroyed (else -EBUSY). */
+/* Destroys the pool. Every space must have been destroyed (else -EBUSY). NULL: no-op. */
 int mm_pool_destroy(struct mm_pool *pool);
 void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats);
 /* Counts the process's VMAs inside this pool's spaces from /proc/self/maps. */
@@ -78,7 +82,12 @@ __mm_must_check int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count
 /* Test hook: make the next @n frame copies fail with @err (0 disables). */
 void mm_pool_inject_copy_failure(struct mm_pool *pool, unsigned n, int err);
 
-/* Create a zero-filled space of @size bytes (multiple of 4 KiB), populated lazily. */
+/*
+ * Create a zero-filled space of @size bytes (multiple of 4 KiB), populated
+ * lazily: memory is allocated when the guest first touches a page. A read
+ * allocates too (shmem has no shared zero page), so a read page counts as a
+ * frame from then on, exclusive to the space.
+ */
 __mm_must_check int mm_space_create(struct mm_pool *pool, uint64_t size,
 				    struct mm_space **ret_space);
 /* Destroys a space; pinned pages make it fail with -EBUSY. NULL is a no-op. */
@@ -127,7 +136,7 @@ __mm_must_check int mm_space_discard(struct mm_space *space, uint64_t gpa, uint6
  */
 __mm_must_check int mm_pin(struct mm_space *space, uint64_t gpa, uint64_t len, unsigned flags,
 			   struct mm_pin **ret_pin);
-void mm_unpin(struct mm_pin *pin);
+void mm_unpin(struct mm_pin *pin); /* NULL: no-op */
 const struct iovec *mm_pin_iov(const struct mm_pin *pin, unsigned *ret_niov);
 
 /*
@@ -141,9 +150,12 @@ const struct iovec *mm_pin_iov(const struct mm_pin *pin, unsigned *ret_niov);
  */
 typedef void (*mm_snapshot_fn)(void *arg, uint64_t gfn, const void *old);
 __mm_must_check int mm_space_snapshot_begin(struct mm_space *space, mm_snapshot_fn fn, void *arg);
-/* Hand over page @gfn now if still pending; 1 if it was, 0 if done already. */
+/*
+ * Hand over page @gfn now if still pending; 1 if it was, 0 if done already,
+ * -EINVAL if no snapshot is active (or has ended) or @gfn is out of range.
+ */
 __mm_must_check int mm_space_snapshot_page(struct mm_space *space, uint64_t gfn);
-/* End the snapshot; pages still pending are dropped without a call. */
+/* End the snapshot; pages still pending are dropped without a call. -EINVAL if none. */
 int mm_space_snapshot_end(struct mm_space *space);
 
 /* What backs one page, for tests and debugging. */
