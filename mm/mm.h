@@ -171,4 +171,17 @@ struct mm_page_info {
 __mm_must_check int mm_space_page_info(struct mm_space *space, uint64_t gpa,
 				       struct mm_page_info *ret_info);
 
+/* What this kernel's userfaultfd offers mm (for `vmm doctor`). */
+struct mm_uffd_caps {
+	int open_err;	      /* 0, or why no userfaultfd could be created */
+	uint64_t features;    /* UFFDIO_API features offered */
+	int wp_shmem_err;     /* 0 if write-protecting a memfd mapping works */
+	int wp_multi_vma_err; /* 0 if one UFFDIO_WRITEPROTECT may span VMAs */
+	bool wp_unpopulated;  /* UFFD_FEATURE_WP_UNPOPULATED */
+	bool wp_async;	      /* UFFD_FEATURE_WP_ASYNC */
+	bool move;	      /* UFFDIO_MOVE */
+};
+/* Probe; mm needs open_err, wp_shmem_err and wp_multi_vma_err all 0. */
+void mm_probe_uffd(struct mm_uffd_caps *ret_caps);
+
 #endif

@@ -27,6 +27,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -212,4 +213,74 @@ int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len)
 	struct uffdio_range r = {.start = (uintptr_t)addr, .len = len};
 
 	return ioctl(pool->uffd->fd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
+}
+
+/* Two pages of a memfd mapped as two VMAs, registered and write-protected. */
+static void probe_wp_shmem(int fd, struct mm_uffd_caps *caps)
+{
+	int memfd = memfd_create("vmm-uffd-probe", MFD_CLOEXEC);
+	uint8_t *p = MAP_FAILED;
+
+	caps->wp_shmem_err = caps->wp_multi_vma_err = -EOPNOTSUPP;
+	if (memfd < 0 || ftruncate(memfd, 4 * MM_PAGE_SIZE) < 0)
+		goto out;
+	p = mmap(NULL, 2 * MM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	/* The second page maps offset 3: not contiguous, so a second VMA. */
+	if (p == MAP_FAILED || mmap(p + MM_PAGE_SIZE, MM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_FIXED, memfd,
+				    3 * MM_PAGE_SIZE) == MAP_FAILED)
+		goto out;
+	struct uffdio_register reg = {
+		.range = {.start = (uintptr_t)p, .len = 2 * MM_PAGE_SIZE},
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect w = {
+		.range = {.start = (uintptr_t)p, .len = MM_PAGE_SIZE},
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
+		caps->wp_shmem_err = -errno;
+		goto out;
+	}
+	caps->wp_shmem_err = ioctl(fd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+	w.range.len = 2 * MM_PAGE_SIZE;
+	caps->wp_multi_vma_err = ioctl(fd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+out:
+	if (p != MAP_FAILED)
+		munmap(p, 2 * MM_PAGE_SIZE);
+	if (memfd >= 0)
+		close(memfd);
+}
+
+void mm_probe_uffd(struct mm_uffd_caps *ret_caps)
+{
+	struct uffdio_api all = {.api = UFFD_API};
+	struct uffdio_api wp = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+	int fd = uffd_new();
+
+	*ret_caps = (struct mm_uffd_caps){.wp_shmem_err = -EOPNOTSUPP,
+					  .wp_multi_vma_err = -EOPNOTSUPP};
+	if (fd < 0) {
+		ret_caps->open_err = fd;
+		return;
+	}
+	/* Asking for no feature reports them all; a uffd takes one UFFDIO_API. */
+	if (ioctl(fd, UFFDIO_API, &all) == 0)
+		ret_caps->features = all.features;
+	close(fd);
+	ret_caps->wp_unpopulated = all.features & UFFD_FEATURE_WP_UNPOPULATED;
+	ret_caps->wp_async = all.features & UFFD_FEATURE_WP_ASYNC;
+	ret_caps->move = all.features & UFFD_FEATURE_MOVE;
+	fd = uffd_new();
+	if (fd < 0)
+		return;
+	if (ioctl(fd, UFFDIO_API, &wp) == 0)
+		probe_wp_shmem(fd, ret_caps);
+	else
+		ret_caps->wp_shmem_err = -errno;
+	close(fd);
 }

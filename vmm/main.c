@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c: the `vmm` command line. Thin: it parses, dispatches and reports;
+ * the work lives in vmm_core.
+ *
+ * Exit status: 0 success, 1 the command failed (doctor: a required check
+ * failed), 2 usage error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "doctor.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_line[] = "usage: vmm [--help] [--version] <command> [<args>]";
+
+static void usage(FILE *out)
+{
+	fprintf(out, "%s\n\n"
+		     "A KVM virtual machine monitor with copy-on-write guest memory.\n\n"
+		     "Commands:\n"
+		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
+		     "             io_uring, mapping limits, native or emulated ring 0)\n"
+		     "  help       show this help\n\n"
+		     "Options:\n"
+		     "  -h, --help     show this help\n"
+		     "  -V, --version  show the version\n",
+		usage_line);
+}
+
+/* One line saying what was wrong, one line of usage. */
+static int usage_error(const char *what, const char *arg)
+{
+	if (arg)
+		fprintf(stderr, "vmm: %s '%s'\n%s\n", what, arg, usage_line);
+	else
+		fprintf(stderr, "vmm: %s\n%s\n", what, usage_line);
+	return EXIT_USAGE;
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+	struct doctor_check checks[DOCTOR_MAX_CHECKS];
+	unsigned n;
+
+	if (argc > 1)
+		return usage_error("doctor: unexpected argument", argv[1]);
+	n = doctor__run_checks(checks);
+	return doctor__report(stdout, checks, n) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd)
+		return usage_error("no command given", NULL);
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("vmm %s\n", VMM_VERSION);
+		return 0;
+	}
+	if (cmd[0] == '-')
+		return usage_error("unknown option", cmd);
+	if (!strcmp(cmd, "doctor"))
+		return cmd_doctor(argc - 1, argv + 1);
+	return usage_error("unknown command", cmd);
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * x86-setup.c: page tables, GDT, TSS and long-mode sregs (see x86-setup.h).
+ *
+ * Invariants: every structure lies below X86_SETUP_RESERVED; the guest's
+ * code may run at CPL 3, so every paging level sets the U/S bit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "x86-setup.h"
+
+#define PML4_GPA 0x1000
+#define PDPT_GPA 0x2000
+#define PD_GPA 0x3000
+#define GDT_GPA 0x0500
+#define TSS_GPA 0x0600
+#define TSS_STACK_TOP 0x8000
+#define TSS_SIZE 104
+
+#define PTE_P (1ULL << 0)
+#define PTE_RW (1ULL << 1)
+#define PTE_US (1ULL << 2)
+#define PTE_PS (1ULL << 7)
+
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+
+#define GIB (1ULL << 30)
+#define MIB2 (2ULL << 20)
+
+static void put64(void *mem, uint64_t gpa, uint64_t val)
+{
+	memcpy((uint8_t *)mem + gpa, &val, sizeof(val));
+}
+
+/* A flat 64-bit code or data descriptor. */
+static uint64_t seg_desc(bool code, unsigned dpl)
+{
+	uint64_t d = 0xffffULL | (0xfULL << 48); /* limit, ignored in 64-bit mode */
+
+	d |= 1ULL << 47;		 /* present */
+	d |= 1ULL << 44;		 /* code/data (S) */
+	d |= (uint64_t)(dpl & 3) << 45;
+	d |= 1ULL << 55;		 /* granularity 4 KiB */
+	if (code)
+		d |= (0xaULL << 40) | (1ULL << 53); /* execute/read, L */
+	else
+		d |= (0x2ULL << 40) | (1ULL << 54); /* read/write, D/B */
+	return d;
+}
+
+int x86_setup__tables(void *mem, uint64_t mem_size)
+{
+	/* Map at least the low 4 GiB, where device MMIO lives. */
+	uint64_t map_size = mem_size > 4 * GIB ? mem_size : 4 * GIB;
+	uint64_t npd = (map_size + GIB - 1) / GIB;
+
+	if (mem_size < MIB2 || mem_size % MIB2 || npd > 512 ||
+	    PD_GPA + npd * 0x1000 > X86_SETUP_RESERVED)
+		return -EINVAL;
+	memset(mem, 0, X86_SETUP_RESERVED);
+	put64(mem, PML4_GPA, PDPT_GPA | PTE_P | PTE_RW | PTE_US);
+	for (uint64_t i = 0; i < npd; i++)
+		put64(mem, PDPT_GPA + i * 8, (PD_GPA + i * 0x1000) | PTE_P | PTE_RW | PTE_US);
+	for (uint64_t a = 0; a < map_size; a += MIB2)
+		put64(mem, PD_GPA + (a / MIB2) * 8, a | PTE_P | PTE_RW | PTE_US | PTE_PS);
+
+	put64(mem, GDT_GPA + 0x08, seg_desc(true, 0));
+	put64(mem, GDT_GPA + 0x10, seg_desc(false, 0));
+	put64(mem, GDT_GPA + 0x18, seg_desc(false, 3));
+	put64(mem, GDT_GPA + 0x20, seg_desc(true, 3));
+	/* 64-bit TSS descriptor: two slots. */
+	uint64_t tss = TSS_SIZE - 1;
+
+	tss |= (uint64_t)(TSS_GPA & 0xffffff) << 16;
+	tss |= 0x9ULL << 40 | 1ULL << 47; /* available 64-bit TSS, present */
+	tss |= (uint64_t)((TSS_GPA >> 24) & 0xff) << 56;
+	put64(mem, GDT_GPA + 0x28, tss);
+	put64(mem, GDT_GPA + 0x30, 0);
+	put64(mem, TSS_GPA + 4, TSS_STACK_TOP); /* rsp0 */
+	/* I/O map base past the limit: no I/O bitmap, IOPL alone decides. */
+	*((uint16_t *)((uint8_t *)mem + TSS_GPA + 102)) = TSS_SIZE;
+	return 0;
+}
+
+static void seg(struct kvm_segment *s, uint16_t sel, bool code, unsigned dpl)
+{
+	*s = (struct kvm_segment){
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = code ? 0xb : 0x3, /* accessed */
+		.present = 1,
+		.dpl = dpl,
+		.db = code ? 0 : 1,
+		.s = 1,
+		.l = code ? 1 : 0,
+		.g = 1,
+	};
+}
+
+void x86_setup__sregs(struct kvm_sregs *sregs, bool user)
+{
+	unsigned dpl = user ? 3 : 0;
+
+	seg(&sregs->cs, user ? X86_SEL_UCODE : X86_SEL_KCODE, true, dpl);
+	seg(&sregs->ds, user ? X86_SEL_UDATA : X86_SEL_KDATA, false, dpl);
+	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
+	sregs->tr = (struct kvm_segment){
+		.base = TSS_GPA, .limit = TSS_SIZE - 1, .selector = X86_SEL_TSS,
+		.type = 0xb, /* busy 64-bit TSS */
+		.present = 1,
+	};
+	sregs->ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
+	sregs->gdt.base = GDT_GPA;
+	sregs->gdt.limit = 0x37;
+	sregs->idt.base = 0;
+	sregs->idt.limit = 0; /* no IDT: any exception becomes a triple fault */
+	sregs->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sregs->cr3 = PML4_GPA;
+	sregs->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	sregs->efer = EFER_LME | EFER_LMA;
+}
+
+int x86_setup__cpuid(int kvm_fd, int vcpu_fd)
+{
+	unsigned n = 128;
+	struct kvm_cpuid2 *cpuid;
+	int err = 0;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+		if (!cpuid)
+			return -ENOMEM;
+		cpuid->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			break;
+		err = -errno;
+		free(cpuid);
+		if (err != -E2BIG || n >= 4096)
+			return err;
+		n *= 2;
+	}
+	err = ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
+	free(cpuid);
+	return err;
+}
