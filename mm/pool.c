@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #define DEFAULT_CAPACITY (1ULL << 40) /* 1 TiB of memfd offsets: sparse, costs nothing */
+#define MIN_DEFAULT_CAPACITY (16ULL << 30)
 #define SCRATCH_PAGES MM_LARGE_PAGES
 
 struct mm_frame *pool__frame(struct mm_pool *pool, uint64_t pfn)
@@ -268,6 +269,21 @@ int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool)
 							  : read_max_map_count() / 4;
 	pthread_mutex_init(&pool->lock, NULL);
 	err = pool_map(pool);
+	/*
+	 * The default is only address space; where less of it is to be had
+	 * (ThreadSanitizer's layout, a ulimit -v) settle for less, down to
+	 * MIN_DEFAULT_CAPACITY. An explicit capacity is taken or refused.
+	 */
+	while (err == -ENOMEM && !(cfg && cfg->capacity) &&
+	       (pool->capacity_pages << MM_PAGE_SHIFT) > MIN_DEFAULT_CAPACITY) {
+		pool_unmap(pool);
+		pool->memfd = -1;
+		pool->direct = NULL;
+		pool->frames = NULL;
+		pool->range_of = NULL;
+		pool->capacity_pages /= 2;
+		err = pool_map(pool);
+	}
 	if (err)
 		goto err_unmap;
 	err = uffd__open(pool);

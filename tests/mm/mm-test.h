@@ -29,6 +29,9 @@
 
 #include "mm.h"
 
+/* A value a snapshot hook wrote on mm's fault thread (see the hooks). */
+#define SEEN(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+
 #define PAGE MM_PAGE_SIZE
 #define WORDS_PER_PAGE (MM_PAGE_SIZE / sizeof(uint64_t))
 #define GUEST_TIMEOUT_S 20

@@ -581,9 +581,13 @@ static void snap_hook(void *arg, uint64_t gfn, const void *old)
 
 	if (gfn >= NPAGES)
 		return;
-	r->calls[gfn]++;
-	r->null[gfn] = !old;
-	r->tag[gfn] = old ? page_tag(old) : 0;
+	/*
+	 * Atomics: the hook runs on mm's fault thread, ordered before the
+	 * guest's write only by userfaultfd, which ThreadSanitizer cannot see.
+	 */
+	__atomic_store_n(&r->null[gfn], !old, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->tag[gfn], old ? page_tag(old) : 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&r->calls[gfn], 1, __ATOMIC_RELEASE);
 }
 
 /* The hook had page @gpa exactly once, with @tag (0: NULL, or zeros if @zero_ok). */
@@ -591,13 +595,13 @@ static void assert_saved(const struct snap_rec *r, uint64_t gpa, uint32_t tag, b
 {
 	uint64_t g = gpa / PAGE;
 
-	if (r->calls[g] != 1)
-		fail_msg("snapshot hook called %u times for gfn %llu, want once", r->calls[g],
+	if (SEEN(r->calls[g]) != 1)
+		fail_msg("snapshot hook called %u times for gfn %llu, want once", SEEN(r->calls[g]),
 			 (unsigned long long)g);
-	if (r->tag[g] != tag)
-		fail_msg("snapshot hook got tag %#llx for gfn %llu, want %#x", (long long)r->tag[g],
+	if (SEEN(r->tag[g]) != tag)
+		fail_msg("snapshot hook got tag %#llx for gfn %llu, want %#x", (long long)SEEN(r->tag[g]),
 			 (unsigned long long)g, tag);
-	if (!tag && !zero_ok && !r->null[g])
+	if (!tag && !zero_ok && !SEEN(r->null[g]))
 		fail_msg("snapshot hook got a page of zeros for hole gfn %llu, want NULL",
 			 (unsigned long long)g);
 }
@@ -633,7 +637,7 @@ static void case_snapshot_rw_pin(struct ctx *c)
 	assert_saved(r, T_GPA, orig(c, T_GPA), true);
 
 	/* A plain page: the hook gets its old contents before the write lands. */
-	assert_int_equal(r->calls[T2_GPA / PAGE], 0);
+	assert_int_equal(SEEN(r->calls[T2_GPA / PAGE]), 0);
 	guest_fill(c->p, T2_GPA, 1, TAG_C);
 	check_delta(c->pool, &c->st, "first write after snapshot_begin",
 		    .copies = Z(LAST_WRITER_COPIES), .reuses = Z(1 - LAST_WRITER_COPIES));
@@ -650,7 +654,7 @@ static void case_snapshot_rw_pin(struct ctx *c)
 
 	assert_int_equal(mm_space_snapshot_end(c->p), 0);
 	guest_fill(c->p, T3_GPA, 1, TAG_D);
-	assert_int_equal(r->calls[T3_GPA / PAGE], 1);
+	assert_int_equal(SEEN(r->calls[T3_GPA / PAGE]), 1);
 	assert_guest_tag(c->p, T3_GPA, TAG_D);
 	assert_pinned(c->p, T_GPA, pfn);
 	assert_device_tag(pin, TAG_B);
