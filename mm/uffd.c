@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -34,6 +35,8 @@
 
 #include "internal.h"
 #include "uffd-compat.h"
+
+#define SPIN_READS 200
 
 struct mm_uffd {
 	int fd;
@@ -97,7 +100,19 @@ static void *fault_thread(void *arg)
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = u->fd, .events = POLLIN},
 					{.fd = u->stop_fd, .events = POLLIN}};
+		ssize_t n = read(u->fd, msgs, sizeof(msgs));
 
+		/*
+		 * Faults come in bursts (a guest walking its memory): try the
+		 * next one before sleeping. Waking this thread from another CPU
+		 * costs ~40 us on a virtualized host, several times a fault.
+		 */
+		for (unsigned spin = 0; n < 0 && errno == EAGAIN && spin < SPIN_READS; spin++) {
+			sched_yield();
+			n = read(u->fd, msgs, sizeof(msgs));
+		}
+		if (n > 0)
+			goto got;
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -105,13 +120,13 @@ static void *fault_thread(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
-		ssize_t n = read(u->fd, msgs, sizeof(msgs));
-
+		n = read(u->fd, msgs, sizeof(msgs));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
 			break;
 		}
+got:
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
 			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
 				continue;
