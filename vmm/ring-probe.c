@@ -126,6 +126,21 @@ static int probe_enter(struct probe_vm *p, bool user, const uint8_t *code, size_
 	return 0;
 }
 
+/*
+ * KVM_RUN, retried when it returns without running the guest to an exit
+ * (EINTR: a signal or a host-side interruption, seen on PVM hosts).
+ */
+static int probe_kvm_run(struct probe_vm *p)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (ioctl(p->vcpu, KVM_RUN, 0) == 0)
+			return 0;
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+	return -EINTR;
+}
+
 /* Run the loop @iters times at CPL 3 or 0; the run time in ns. */
 static int probe_run(struct probe_vm *p, bool user, uint32_t iters, double *ret_ns)
 {
@@ -136,8 +151,9 @@ static int probe_run(struct probe_vm *p, bool user, uint32_t iters, double *ret_
 		return err;
 	memcpy(p->mem + PROBE_CODE + 3, &iters, sizeof(iters));
 	t0 = now_ns();
-	if (ioctl(p->vcpu, KVM_RUN, 0) < 0)
-		return -errno;
+	err = probe_kvm_run(p);
+	if (err)
+		return err;
 	*ret_ns = now_ns() - t0;
 	if (p->run->exit_reason != KVM_EXIT_MMIO || p->run->mmio.phys_addr != PROBE_MMIO)
 		return -EIO; /* the guest crashed or exited some other way */
@@ -171,10 +187,10 @@ static int probe_port_io(struct probe_vm *p, bool *ret_ok)
 {
 	int err = probe_enter(p, true, port_code, sizeof(port_code));
 
+	if (!err)
+		err = probe_kvm_run(p);
 	if (err)
 		return err;
-	if (ioctl(p->vcpu, KVM_RUN, 0) < 0)
-		return -errno;
 	*ret_ok = p->run->exit_reason == KVM_EXIT_IO && p->run->io.port == 0xf4;
 	return 0;
 }
