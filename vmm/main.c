@@ -3,39 +3,39 @@
  * main.c: the `vmm` command line. Thin: it parses, dispatches and reports;
  * the work lives in vmm_core.
  *
- * Exit status: 0 success, 1 the command failed (doctor: a required check
- * failed), 2 usage error.
+ * Exit statuses: cmd.h.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "doctor.h"
 
-#define EXIT_USAGE 2
-
-static const char usage_line[] = "usage: vmm [--help] [--version] <command> [<args>]";
+const char vmm_usage_line[] = "usage: vmm [--help] [--version] <command> [<args>]";
 
 static void usage(FILE *out)
 {
 	fprintf(out, "%s\n\n"
 		     "A KVM virtual machine monitor with copy-on-write guest memory.\n\n"
 		     "Commands:\n"
+		     "  run        boot a guest: vmm run --guest NAME|PATH [options] [-- ARGS]\n"
+		     "             (vmm run --help for the options)\n"
 		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
 		     "             io_uring, mapping limits, native or emulated ring 0)\n"
 		     "  help       show this help\n\n"
 		     "Options:\n"
 		     "  -h, --help     show this help\n"
 		     "  -V, --version  show the version\n",
-		usage_line);
+		vmm_usage_line);
 }
 
 /* One line saying what was wrong, one line of usage. */
-static int usage_error(const char *what, const char *arg)
+int cmd_usage_error(const char *what, const char *arg)
 {
 	if (arg)
-		fprintf(stderr, "vmm: %s '%s'\n%s\n", what, arg, usage_line);
+		fprintf(stderr, "vmm: %s '%s'\n%s\n", what, arg, vmm_usage_line);
 	else
-		fprintf(stderr, "vmm: %s\n%s\n", what, usage_line);
+		fprintf(stderr, "vmm: %s\n%s\n", what, vmm_usage_line);
 	return EXIT_USAGE;
 }
 
@@ -45,7 +45,7 @@ static int cmd_doctor(int argc, char **argv)
 	unsigned n;
 
 	if (argc > 1)
-		return usage_error("doctor: unexpected argument", argv[1]);
+		return cmd_usage_error("doctor: unexpected argument", argv[1]);
 	n = doctor__run_checks(checks);
 	return doctor__report(stdout, checks, n) ? 1 : 0;
 }
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
 	if (!cmd)
-		return usage_error("no command given", NULL);
+		return cmd_usage_error("no command given", NULL);
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;
@@ -65,8 +65,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cmd[0] == '-')
-		return usage_error("unknown option", cmd);
+		return cmd_usage_error("unknown option", cmd);
 	if (!strcmp(cmd, "doctor"))
 		return cmd_doctor(argc - 1, argv + 1);
-	return usage_error("unknown command", cmd);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	return cmd_usage_error("unknown command", cmd);
 }

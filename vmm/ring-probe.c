@@ -96,7 +96,7 @@ static int probe_vm_open(struct probe_vm *p, int kvm)
 	err = x86_setup__cpuid(kvm, p->vcpu);
 	if (err)
 		return err;
-	return x86_setup__tables(p->mem, PROBE_MEM);
+	return x86_setup__tables(p->mem, PROBE_MEM, PROBE_MMIO);
 }
 
 static double now_ns(void)

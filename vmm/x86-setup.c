@@ -19,6 +19,15 @@
 #define TSS_GPA 0x0600
 #define TSS_STACK_TOP 0x8000
 #define TSS_SIZE 104
+#define PD_END 0x7000
+#define STUB_GPA 0xa000
+#define STUB_SIZE 16
+#define NR_EXCEPTIONS 32
+#define COMMON_GPA (STUB_GPA + NR_EXCEPTIONS * STUB_SIZE)
+
+/* Vectors for which the CPU pushes an error code. */
+#define ERRCODE_VECTORS ((1u << 8) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | \
+			 (1u << 14) | (1u << 17) | (1u << 21) | (1u << 29) | (1u << 30))
 
 #define PTE_P (1ULL << 0)
 #define PTE_RW (1ULL << 1)
@@ -61,14 +70,58 @@ static uint64_t seg_desc(bool code, unsigned dpl)
 	return d;
 }
 
-int x86_setup__tables(void *mem, uint64_t mem_size)
+/*
+ * Exception stubs (ring 0, each STUB_SIZE bytes):
+ *   [6a 00]  push $0          (vectors without an error code)
+ *   6a VV    push $vector
+ *   e9 rel32 jmp common
+ * common:
+ *   50                    push %rax
+ *   48 b8 imm64           movabs $crash_mmio, %rax
+ *   89 00                 mov %eax, (%rax)
+ *   eb fe                 jmp .
+ */
+static void write_idt(uint8_t *mem, uint64_t crash_mmio)
 {
-	/* Map at least the low 4 GiB, where device MMIO lives. */
-	uint64_t map_size = mem_size > 4 * GIB ? mem_size : 4 * GIB;
-	uint64_t npd = (map_size + GIB - 1) / GIB;
+	static const uint8_t common_head[] = {0x50, 0x48, 0xb8};
+	static const uint8_t common_tail[] = {0x89, 0x00, 0xeb, 0xfe};
+	uint8_t *c = mem + COMMON_GPA;
 
-	if (mem_size < MIB2 || mem_size % MIB2 || npd > 512 ||
-	    PD_GPA + npd * 0x1000 > X86_SETUP_RESERVED)
+	memcpy(c, common_head, sizeof(common_head));
+	memcpy(c + sizeof(common_head), &crash_mmio, 8);
+	memcpy(c + sizeof(common_head) + 8, common_tail, sizeof(common_tail));
+	for (unsigned v = 0; v < NR_EXCEPTIONS; v++) {
+		uint64_t gpa = STUB_GPA + v * STUB_SIZE;
+		uint8_t *s = mem + gpa;
+		unsigned n = 0;
+
+		if (!(ERRCODE_VECTORS & (1u << v))) {
+			s[n++] = 0x6a;
+			s[n++] = 0;
+		}
+		s[n++] = 0x6a;
+		s[n++] = (uint8_t)v;
+		s[n++] = 0xe9;
+		int32_t rel = (int32_t)(COMMON_GPA - (gpa + n + 4));
+
+		memcpy(s + n, &rel, 4);
+		/* 64-bit interrupt gate, DPL 0, present, kernel code selector. */
+		uint64_t lo = (gpa & 0xffff) | (uint64_t)X86_SEL_KCODE << 16 | 0xeULL << 40 |
+			      1ULL << 47 | ((gpa >> 16) & 0xffff) << 48;
+
+		put64(mem, X86_IDT_GPA + v * 16, lo);
+		put64(mem, X86_IDT_GPA + v * 16 + 8, gpa >> 32);
+	}
+}
+
+int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio)
+{
+	/* Map the low 4 GiB, where device MMIO lives. */
+	uint64_t map_size = 4 * GIB;
+	uint64_t npd = map_size / GIB;
+
+	if (mem_size < MIB2 || mem_size % MIB2 || mem_size > map_size ||
+	    PD_GPA + npd * 0x1000 > PD_END)
 		return -EINVAL;
 	memset(mem, 0, X86_SETUP_RESERVED);
 	put64(mem, PML4_GPA, PDPT_GPA | PTE_P | PTE_RW | PTE_US);
@@ -92,6 +145,7 @@ int x86_setup__tables(void *mem, uint64_t mem_size)
 	put64(mem, TSS_GPA + 4, TSS_STACK_TOP); /* rsp0 */
 	/* I/O map base past the limit: no I/O bitmap, IOPL alone decides. */
 	*((uint16_t *)((uint8_t *)mem + TSS_GPA + 102)) = TSS_SIZE;
+	write_idt(mem, crash_mmio);
 	return 0;
 }
 
@@ -126,8 +180,8 @@ void x86_setup__sregs(struct kvm_sregs *sregs, bool user)
 	sregs->ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
 	sregs->gdt.base = GDT_GPA;
 	sregs->gdt.limit = 0x37;
-	sregs->idt.base = 0;
-	sregs->idt.limit = 0; /* no IDT: any exception becomes a triple fault */
+	sregs->idt.base = X86_IDT_GPA;
+	sregs->idt.limit = NR_EXCEPTIONS * 16 - 1;
 	sregs->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sregs->cr3 = PML4_GPA;
 	sregs->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;

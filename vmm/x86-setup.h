@@ -6,8 +6,15 @@
  *
  * Guest-physical layout of the structures (the low 64 KiB of guest memory
  * belong to the VMM):
- *   0x1000 PML4, 0x2000 PDPT, 0x3000.. page directories (2 MiB pages),
- *   0x0500 GDT, 0x0600 TSS, 0x8000 ring-0 stack top (for the TSS).
+ *   0x0500 GDT, 0x0600 TSS, 0x1000 PML4, 0x2000 PDPT, 0x3000-0x6fff page
+ *   directories (2 MiB pages, 4 GiB), 0x7000-0x7fff ring-0 stack (top in
+ *   the TSS), 0x9000 IDT, 0xa000 exception stubs.
+ *
+ * Exceptions: the IDT sends vectors 0-31 to ring-0 stubs that push an error
+ * code (0 if the CPU gave none), the vector and rax, then write to
+ * ABI_CRASH_MMIO and spin. The VMM reads the frame at the vCPU's rsp:
+ *   rax, vector, error code, rip, cs, rflags, rsp, ss  (8 bytes each)
+ * A fault while delivering (a broken IDT or stack) is a triple fault.
  */
 #ifndef VMM_X86_SETUP_H
 #define VMM_X86_SETUP_H
@@ -18,6 +25,8 @@
 #include <stdint.h>
 
 #define X86_SETUP_RESERVED 0x10000 /* guest bytes below this belong to the VMM */
+#define X86_IDT_GPA 0x9000
+#define X86_CRASH_FRAME_WORDS 8
 
 /* Selectors */
 #define X86_SEL_KCODE 0x08
@@ -30,12 +39,13 @@
 #define X86_RFLAGS_IOPL3 0x3000
 
 /*
- * Write page tables identity-mapping [0, max(@mem_size, 4 GiB)) (2 MiB
- * pages, user accessible: addresses past memory are MMIO), the GDT and the
- * TSS into guest memory @mem. @mem_size must
- * be a multiple of 2 MiB, at least 2 MiB and at most 512 GiB.
+ * Write page tables identity-mapping [0, 4 GiB) (2 MiB pages, user
+ * accessible: addresses past memory are MMIO), the GDT, the TSS, the IDT and
+ * its exception stubs into guest memory @mem. @mem_size must be a multiple
+ * of 2 MiB, at least 2 MiB and at most 4 GiB. @crash_mmio is the address
+ * the stubs write to.
  */
-int x86_setup__tables(void *mem, uint64_t mem_size);
+int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio);
 
 /* Long-mode special registers: CPL 3 (IOPL set in rflags by the caller) or 0. */
 void x86_setup__sregs(struct kvm_sregs *sregs, bool user);

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uart.c: 16550-style UART, output side (see uart.h).
+ *
+ * Invariants: u->len < UART_BUF between calls (a full buffer is flushed);
+ * all state is under u->lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "uart.h"
+
+#define REG_THR 0
+#define REG_IER 1
+#define REG_IIR 2
+#define REG_LCR 3
+#define REG_LSR 5
+#define LCR_DLAB 0x80
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define IIR_NO_INT 0x01
+
+void uart__init(struct uart *u, int out_fd)
+{
+	memset(u, 0, sizeof(*u));
+	pthread_mutex_init(&u->lock, NULL);
+	u->out_fd = out_fd;
+}
+
+static int flush_locked(struct uart *u)
+{
+	size_t off = 0;
+
+	while (off < u->len && u->out_fd >= 0 && !u->write_err) {
+		ssize_t n = write(u->out_fd, u->buf + off, u->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			u->write_err = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
+	}
+	u->len = 0;
+	return u->write_err;
+}
+
+int uart__flush(struct uart *u)
+{
+	int err;
+
+	pthread_mutex_lock(&u->lock);
+	err = flush_locked(u);
+	pthread_mutex_unlock(&u->lock);
+	return err;
+}
+
+void uart__write(struct uart *u, unsigned off, uint8_t val)
+{
+	if (off >= UART_NR_REGS)
+		return;
+	pthread_mutex_lock(&u->lock);
+	if (off <= REG_IER && (u->regs[REG_LCR] & LCR_DLAB)) {
+		if (off == 0)
+			u->dll = val;
+		else
+			u->dlm = val;
+	} else if (off == REG_THR) {
+		u->buf[u->len++] = val;
+		u->tx_bytes++;
+		if (val == '\n' || u->len == UART_BUF)
+			flush_locked(u);
+	} else if (off != REG_LSR && off != REG_IIR) {
+		u->regs[off] = val; /* IER, LCR, MCR, MSR, SCR hold what was written */
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+uint8_t uart__read(struct uart *u, unsigned off)
+{
+	uint8_t val = 0;
+
+	if (off >= UART_NR_REGS)
+		return 0xff;
+	pthread_mutex_lock(&u->lock);
+	if (off <= REG_IER && (u->regs[REG_LCR] & LCR_DLAB))
+		val = off == 0 ? u->dll : u->dlm;
+	else if (off == REG_THR)
+		val = 0; /* nothing received */
+	else if (off == REG_IIR)
+		val = IIR_NO_INT;
+	else if (off == REG_LSR)
+		val = LSR_THRE | LSR_TEMT;
+	else
+		val = u->regs[off];
+	pthread_mutex_unlock(&u->lock);
+	return val;
+}
+
+void uart__exit(struct uart *u)
+{
+	uart__flush(u);
+	pthread_mutex_destroy(&u->lock);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uart: a 16550-style UART, output only (what the test guests need): the
+ * transmit register sends bytes to a file descriptor, line-buffered; the
+ * line status always says "transmitter empty"; the receiver never has data;
+ * interrupts are not raised (guests poll). The other registers hold what
+ * the guest writes so drivers that probe the scratch or divisor registers
+ * see a real 16550. The bus (port I/O or MMIO) is the caller's business:
+ * the device sees register offsets 0-7.
+ */
+#ifndef DEVICES_UART_H
+#define DEVICES_UART_H
+
+#include <stdint.h>
+#include <pthread.h>
+
+#define UART_NR_REGS 8
+#define UART_BUF 256
+
+struct uart {
+	pthread_mutex_t lock; /* several vCPUs may print */
+	int out_fd;	      /* -1: output discarded */
+	uint8_t regs[UART_NR_REGS];
+	uint8_t dll, dlm;     /* divisor latch */
+	uint8_t buf[UART_BUF];
+	unsigned len;
+	uint64_t tx_bytes;
+	int write_err;	      /* first output error (-errno), output then discarded */
+};
+
+void uart__init(struct uart *u, int out_fd);
+void uart__write(struct uart *u, unsigned off, uint8_t val);
+uint8_t uart__read(struct uart *u, unsigned off);
+/* Write out buffered bytes; 0 or the first output error. */
+int uart__flush(struct uart *u);
+void uart__exit(struct uart *u); /* flushes */
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * abi.h: the boot and device ABI between the VMM and its freestanding test
+ * guests (see README.md in this folder). Shared by both sides; plain
+ * constants only.
+ *
+ * Guest-physical map:
+ *   [0, 64 KiB)            the VMM's: page tables, GDT, TSS, IDT, exception
+ *                          stubs, ring-0 stack, command line
+ *   [64 KiB, mem)          guest RAM (ELF segments, then free memory); the
+ *                          top ABI_STACK_SIZE * ncpus bytes hold the stacks
+ *   [ABI_MMIO_BASE, +16K)  devices, one 4 KiB page each
+ * Guest RAM is at most ABI_MEM_MAX so it never reaches the devices.
+ */
+#ifndef GUEST_ABI_H
+#define GUEST_ABI_H
+
+#define ABI_RESERVED 0x10000ULL	     /* guest RAM below this is the VMM's */
+#define ABI_CMDLINE_GPA 0xf000ULL    /* NUL-terminated guest arguments */
+#define ABI_CMDLINE_MAX 4096
+#define ABI_STACK_SIZE 0x10000ULL    /* per vCPU, at the top of RAM */
+#define ABI_MEM_MAX (3ULL << 30)
+
+#define ABI_MMIO_BASE 0xd0000000ULL
+#define ABI_UART_MMIO (ABI_MMIO_BASE + 0x0000) /* 16550 registers, byte-wide */
+#define ABI_EXIT_MMIO (ABI_MMIO_BASE + 0x1000) /* write: exit status 0-99 */
+#define ABI_HCALL_MMIO (ABI_MMIO_BASE + 0x2000) /* write: hypercall number */
+#define ABI_CRASH_MMIO (ABI_MMIO_BASE + 0x3000) /* the VMM's exception stubs */
+#define ABI_MMIO_SIZE 0x4000ULL
+
+/* The same devices as port I/O, for hosts that let ring 3 do port I/O. */
+#define ABI_UART_PORT 0x3f8
+#define ABI_EXIT_PORT 0xf4
+
+/*
+ * Hypercalls: the guest puts arguments in rdi, rsi, rdx and writes the
+ * number (64-bit store) to ABI_HCALL_MMIO; the result (0 or a negative
+ * errno, or a value) is in rax when the store completes.
+ */
+#define HC_NOP 0	 /* returns 0: the exit round trip */
+#define HC_PARK 1	 /* this vCPU stops until the VM ends */
+#define HC_WRITE 2	 /* console write (gpa, len): bytes written or -errno */
+#define HC_TIME_NS 3	 /* host CLOCK_MONOTONIC in ns */
+#define HC_MAX_WRITE 65536
+
+#define ABI_EXIT_STATUS_MAX 99
+
+#endif

@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm.c: VM and vCPU lifecycle, the vCPU run loop, pause/resume, stop.
+ *
+ * Invariants:
+ * - vm->stop.reason changes from VM_RUNNING once, under vm->lock; whoever
+ *   changes it kicks every vCPU, and every vCPU thread then leaves its loop.
+ * - A kick sets the vCPU's run->immediate_exit before signalling its thread,
+ *   and the thread clears immediate_exit before it re-reads the requests:
+ *   a kick that lands between the check and KVM_RUN is never lost.
+ * - A vCPU counted in nr_paused or nr_exited is out of KVM_RUN with its
+ *   last MMIO/PIO completed (KVM_RUN with immediate_exit), so its state can
+ *   be read and written.
+ * - Guest memory is only touched through bounds-checked helpers (gpa_ptr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "elf-load.h"
+#include "uart.h"
+#include "vm.h"
+#include "x86-setup.h"
+
+#define SIG_KICK SIGUSR1
+#define MIB2 (2ULL << 20)
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	bool paused, parked; /* under vm->lock */
+	uint64_t exits[VM_NR_EXIT_KINDS];
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	bool irqchip;
+	struct mm_pool *pool;
+	bool own_pool;
+	struct mm_space *space;
+	uint8_t *mem;
+	uint64_t mem_size;
+	unsigned nr_cpus;
+	struct uart uart;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: */
+	struct vm_stop stop;
+	bool pause_req;
+	unsigned nr_paused, nr_exited;
+	uint64_t start_ns, stop_ns;
+	struct vcpu vcpus[VM_MAX_CPUS];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Host pointer for guest-physical [gpa, gpa+len), or NULL if outside RAM. */
+static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return vm->mem + gpa;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void install_kick_handler(void)
+{
+	struct sigaction sa = {.sa_handler = kick_handler}; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIG_KICK, &sa, NULL);
+}
+
+static void kick(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (c->started && !pthread_equal(c->thread, pthread_self()))
+		pthread_kill(c->thread, SIG_KICK);
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		kick(&vm->vcpus[i]);
+}
+
+/* Record why the VM stops (first caller wins) and kick every vCPU. */
+static void vm_set_stop(struct vm *vm, const struct vm_stop *stop)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = vm->stop.reason == VM_RUNNING;
+	if (first) {
+		vm->stop = *stop;
+		vm->stop_ns = now_ns();
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (first)
+		kick_all(vm);
+}
+
+static void stop_with_regs(struct vcpu *c, enum vm_stop_reason reason, const char *what)
+{
+	struct vm_stop s = {.reason = reason, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "%s", what);
+	s.have_regs = !ioctl(c->fd, KVM_GET_REGS, &s.regs) && !ioctl(c->fd, KVM_GET_SREGS, &s.sregs);
+	vm_set_stop(c->vm, &s);
+}
+
+static void stop_error(struct vcpu *c, int err, const char *what)
+{
+	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "vCPU %u: %s: %s", c->id, what, strerror(-err));
+	vm_set_stop(c->vm, &s);
+}
+
+/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
+static void complete_io(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Honour pause and park requests; true when the vCPU must stop. */
+static bool vcpu_wait_requests(struct vcpu *c)
+{
+	struct vm *vm = c->vm;
+	bool stopping;
+
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		if (vm->stop.reason != VM_RUNNING)
+			break;
+		if (vm->pause_req) {
+			if (!c->paused) {
+				pthread_mutex_unlock(&vm->lock);
+				complete_io(c);
+				pthread_mutex_lock(&vm->lock);
+				c->paused = true;
+				vm->nr_paused++;
+				pthread_cond_broadcast(&vm->cond);
+				continue;
+			}
+		} else if (c->paused) {
+			c->paused = false;
+			vm->nr_paused--;
+			continue;
+		} else if (!c->parked) {
+			break;
+		}
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	if (c->paused) {
+		c->paused = false;
+		vm->nr_paused--;
+	}
+	stopping = vm->stop.reason != VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return stopping;
+}
+
+static const char *const exception_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available",
+	"#DF double fault", "coprocessor overrun", "#TS invalid TSS", "#NP segment not present",
+	"#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
+	"#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
+	"#VE virtualization", "#CP control protection",
+};
+
+/* The guest took an exception: the stub left its frame on the ring-0 stack. */
+static void handle_crash(struct vcpu *c)
+{
+	struct vm_stop s = {.reason = VM_STOP_CRASH, .cpu = c->id, .have_regs = true};
+	uint64_t f[X86_CRASH_FRAME_WORDS];
+	const uint64_t *frame;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &s.regs) || ioctl(c->fd, KVM_GET_SREGS, &s.sregs)) {
+		stop_error(c, -errno, "reading registers after a guest exception");
+		return;
+	}
+	frame = gpa_ptr(c->vm, s.regs.rsp, sizeof(f));
+	if (!frame) {
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: exception frame at "
+			 "0x%llx is outside guest memory", c->id, s.regs.rsp);
+		vm_set_stop(c->vm, &s);
+		return;
+	}
+	memcpy(f, frame, sizeof(f));
+	/* The faulting context, as the CPU saved it. */
+	s.regs.rax = f[0];
+	s.regs.rip = f[3];
+	s.regs.rflags = f[5];
+	s.regs.rsp = f[6];
+	s.sregs.cs.selector = (uint16_t)f[4];
+	s.sregs.ss.selector = (uint16_t)f[7];
+	const char *name = f[1] < 32 && exception_names[f[1]] ? exception_names[f[1]] : "exception";
+
+	if (f[1] == 14)
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector 14, error "
+			 "0x%llx) at rip 0x%llx, address 0x%llx", c->id, name,
+			 (unsigned long long)f[2], s.regs.rip, s.sregs.cr2);
+	else
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector %llu, error "
+			 "0x%llx) at rip 0x%llx", c->id, name, (unsigned long long)f[1],
+			 (unsigned long long)f[2], s.regs.rip);
+	vm_set_stop(c->vm, &s);
+}
+
+static void handle_exit_device(struct vcpu *c, uint32_t status)
+{
+	struct vm_stop s = {.reason = VM_STOP_EXIT, .status = (int)status, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "guest exited with status %u", status);
+	vm_set_stop(c->vm, &s);
+}
+
+static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
+{
+	const uint8_t *p;
+
+	if (len > HC_MAX_WRITE)
+		return -EINVAL;
+	p = gpa_ptr(c->vm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	for (uint64_t i = 0; i < len; i++)
+		uart__write(&c->vm->uart, 0, p[i]);
+	return (int64_t)len;
+}
+
+/* Returns true when the vCPU must stop. */
+static bool handle_hcall(struct vcpu *c, uint64_t nr)
+{
+	struct kvm_regs regs;
+	int64_t ret = -ENOSYS;
+
+	c->exits[VM_EXITS_HCALL]++;
+	if (ioctl(c->fd, KVM_GET_REGS, &regs)) {
+		stop_error(c, -errno, "reading registers for a hypercall");
+		return true;
+	}
+	switch (nr) {
+	case HC_NOP:
+		ret = 0;
+		break;
+	case HC_PARK:
+		pthread_mutex_lock(&c->vm->lock);
+		c->parked = true;
+		pthread_mutex_unlock(&c->vm->lock);
+		ret = 0;
+		break;
+	case HC_WRITE:
+		ret = hcall_write(c, regs.rdi, regs.rsi);
+		break;
+	case HC_TIME_NS:
+		ret = (int64_t)now_ns();
+		break;
+	}
+	regs.rax = (uint64_t)ret;
+	if (ioctl(c->fd, KVM_SET_REGS, &regs)) {
+		stop_error(c, -errno, "writing the hypercall result");
+		return true;
+	}
+	return false;
+}
+
+static uint64_t le_value(const uint8_t *data, unsigned len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, data, len < 8 ? len : 8);
+	return v;
+}
+
+static bool handle_mmio(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	uint64_t addr = run->mmio.phys_addr;
+	unsigned len = run->mmio.len;
+	bool wr = run->mmio.is_write;
+
+	c->exits[VM_EXITS_MMIO]++;
+	if (addr >= ABI_UART_MMIO && addr < ABI_UART_MMIO + UART_NR_REGS) {
+		for (unsigned i = 0; i < len && i < 8; i++) {
+			if (wr)
+				uart__write(&c->vm->uart, (unsigned)(addr - ABI_UART_MMIO) + i,
+					    run->mmio.data[i]);
+			else
+				run->mmio.data[i] =
+					uart__read(&c->vm->uart, (unsigned)(addr - ABI_UART_MMIO) + i);
+		}
+		return false;
+	}
+	if (addr == ABI_EXIT_MMIO || addr == ABI_HCALL_MMIO || addr == ABI_CRASH_MMIO) {
+		if (!wr) {
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			return false;
+		}
+		if (addr == ABI_EXIT_MMIO)
+			handle_exit_device(c, (uint32_t)le_value(run->mmio.data, len));
+		else if (addr == ABI_CRASH_MMIO)
+			handle_crash(c);
+		else
+			return handle_hcall(c, le_value(run->mmio.data, len));
+		return true;
+	}
+	char what[120];
+
+	snprintf(what, sizeof(what), "unhandled exit on vCPU %u: MMIO %s of %u bytes at "
+		 "unassigned address 0x%llx", c->id, wr ? "write" : "read", len,
+		 (unsigned long long)addr);
+	stop_with_regs(c, VM_STOP_UNHANDLED, what);
+	return true;
+}
+
+/* Port I/O: the UART and the exit device; other ports read as 0xff. */
+static bool handle_pio(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool wr = run->io.direction == KVM_EXIT_IO_OUT;
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+
+	c->exits[VM_EXITS_PIO]++;
+	if (run->io.data_offset + bytes > c->vm->run_size)
+		return false;
+	if (run->io.port >= ABI_UART_PORT && run->io.port < ABI_UART_PORT + UART_NR_REGS) {
+		unsigned reg = run->io.port - ABI_UART_PORT;
+
+		for (uint64_t i = 0; i < run->io.count; i++) {
+			if (wr)
+				uart__write(&c->vm->uart, reg, data[i * run->io.size]);
+			else
+				data[i * run->io.size] = uart__read(&c->vm->uart, reg);
+		}
+		return false;
+	}
+	if (run->io.port == ABI_EXIT_PORT && wr) {
+		handle_exit_device(c, (uint32_t)le_value(data, run->io.size));
+		return true;
+	}
+	if (!wr)
+		memset(data, 0xff, bytes);
+	return false;
+}
+
+/* Returns true when the vCPU must stop. */
+static bool handle_exit(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	char what[160];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		return handle_mmio(c);
+	case KVM_EXIT_IO:
+		return handle_pio(c);
+	case KVM_EXIT_INTR:
+		c->exits[VM_EXITS_INTR]++;
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		snprintf(what, sizeof(what), "triple fault on vCPU %u: an exception could not "
+			 "be delivered (KVM_EXIT_SHUTDOWN)", c->id);
+		stop_with_regs(c, VM_STOP_TRIPLE_FAULT, what);
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: KVM internal error, "
+			 "suberror %u", c->id, run->internal.suberror);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: VM entry failed, "
+			 "hardware reason 0x%llx", c->id,
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_HLT:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: hlt", c->id);
+		break;
+	default:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: KVM exit reason %u",
+			 c->id, run->exit_reason);
+		break;
+	}
+	c->exits[VM_EXITS_OTHER]++;
+	stop_with_regs(c, VM_STOP_UNHANDLED, what);
+	return true;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *c = arg;
+	struct vm *vm = c->vm;
+
+	while (!vcpu_wait_requests(c)) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			int err = errno;
+
+			__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			if (err == EINTR || err == EAGAIN) {
+				c->exits[VM_EXITS_INTR]++;
+				continue;
+			}
+			stop_error(c, -err, "KVM_RUN");
+			break;
+		}
+		if (handle_exit(c))
+			continue; /* vcpu_wait_requests sees the stop */
+	}
+	complete_io(c);
+	pthread_mutex_lock(&vm->lock);
+	vm->nr_exited++;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* mm could not resolve a guest write fault: the VM cannot go on. */
+static void on_fault_error(void *arg, struct mm_space *space, uint64_t gpa, int err)
+{
+	struct vm *vm = arg;
+	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err};
+
+	(void)space;
+	snprintf(s.what, sizeof(s.what), "guest memory fault at 0x%llx could not be resolved: %s",
+		 (unsigned long long)gpa, strerror(-err));
+	vm_set_stop(vm, &s);
+}
+
+static int create_vcpu(struct vm *vm, unsigned id)
+{
+	struct vcpu *c = &vm->vcpus[id];
+
+	c->vm = vm;
+	c->id = id;
+	c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (c->fd < 0)
+		return -errno;
+	c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (c->run == MAP_FAILED) {
+		c->run = NULL;
+		return -errno;
+	}
+	return x86_setup__cpuid(vm->kvm_fd, c->fd);
+}
+
+static int create_machine(struct vm *vm)
+{
+	int n;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return -ENOTSUP;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	n = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	vm->run_size = (size_t)n;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0) {
+		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+			return -errno;
+		vm->irqchip = true;
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0) {
+			struct kvm_pit_config pit = {.flags = 0};
+
+			if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+static int attach_memory(struct vm *vm, const struct vm_config *cfg)
+{
+	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0};
+	int err;
+
+	if (cfg->pool) {
+		vm->pool = cfg->pool;
+	} else {
+		err = mm_pool_create(NULL, &vm->pool);
+		if (err)
+			return err;
+		vm->own_pool = true;
+	}
+	if (cfg->space) {
+		vm->space = cfg->space;
+	} else {
+		err = mm_space_create(vm->pool, cfg->mem_size, &vm->space);
+		if (err)
+			return err;
+	}
+	mm_space_set_fault_error_fn(vm->space, on_fault_error, vm);
+	vm->mem = mm_space_hva(vm->space);
+	vm->mem_size = mm_space_size(vm->space);
+	if (vm->mem_size < MIB2 || vm->mem_size % MIB2 || vm->mem_size > ABI_MEM_MAX)
+		return -EINVAL;
+	slot.memory_size = vm->mem_size;
+	slot.userspace_addr = (uintptr_t)vm->mem;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+		return -errno;
+	return 0;
+}
+
+int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_condattr_t ca;
+	struct vm *vm;
+	int err;
+
+	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS)
+		return -EINVAL;
+	if (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
+			    cfg->mem_size > ABI_MEM_MAX))
+		return -EINVAL;
+	pthread_once(&once, install_kick_handler);
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->nr_cpus = cfg->nr_cpus;
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpus[i].fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	uart__init(&vm->uart, cfg->serial_fd);
+	err = create_machine(vm);
+	if (!err)
+		err = attach_memory(vm, cfg);
+	else if (cfg->space)
+		vm->space = cfg->space; /* owned from now on, even on failure */
+	for (unsigned i = 0; !err && i < vm->nr_cpus; i++)
+		err = create_vcpu(vm, i);
+	if (err) {
+		vm__destroy(vm);
+		return err;
+	}
+	*ret_vm = vm;
+	return 0;
+}
+
+static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
+{
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {
+		.rip = entry,
+		.rsp = vm->mem_size - c->id * ABI_STACK_SIZE,
+		.rflags = X86_RFLAGS_FIXED | X86_RFLAGS_IOPL3,
+		.rdi = vm->mem_size,
+		.rsi = ABI_CMDLINE_GPA,
+		.rdx = c->id,
+		.rcx = vm->nr_cpus,
+	};
+
+	if (ioctl(c->fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	x86_setup__sregs(&sregs, true);
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) || ioctl(c->fd, KVM_SET_REGS, &regs))
+		return -errno;
+	/* With an in-kernel LAPIC, application processors wait for INIT/SIPI. */
+	if (vm->irqchip && ioctl(c->fd, KVM_SET_MP_STATE, &mp))
+		return -errno;
+	return 0;
+}
+
+int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdline,
+		 char *ret_msg, size_t msg_len)
+{
+	uint64_t stacks = vm->nr_cpus * ABI_STACK_SIZE, entry;
+	struct elf_error e = {{0}};
+	size_t cmd_len = cmdline ? strlen(cmdline) : 0;
+	int err;
+
+	if (cmd_len >= ABI_CMDLINE_MAX) {
+		snprintf(e.msg, sizeof(e.msg), "guest arguments too long (%zu bytes, at most %d)",
+			 cmd_len, ABI_CMDLINE_MAX - 1);
+		err = -E2BIG;
+		goto fail;
+	}
+	if (vm->mem_size < ABI_RESERVED + stacks) {
+		snprintf(e.msg, sizeof(e.msg), "guest memory too small for %u vCPU stacks",
+			 vm->nr_cpus);
+		err = -ERANGE;
+		goto fail;
+	}
+	err = x86_setup__tables(vm->mem, vm->mem_size, ABI_CRASH_MMIO);
+	if (err)
+		return err;
+	err = elf__load(image, size, vm->mem, ABI_RESERVED, vm->mem_size - stacks, &entry, &e);
+	if (err)
+		goto fail;
+	memcpy(vm->mem + ABI_CMDLINE_GPA, cmdline ? cmdline : "", cmd_len + 1);
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		err = setup_vcpu(vm, &vm->vcpus[i], entry);
+		if (err)
+			return err;
+	}
+	return 0;
+fail:
+	if (ret_msg)
+		snprintf(ret_msg, msg_len, "%s", e.msg);
+	return err;
+}
+
+int vm__start(struct vm *vm)
+{
+	vm->start_ns = now_ns();
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+		int err = pthread_create(&c->thread, NULL, vcpu_thread, c);
+
+		if (err) {
+			struct vm_stop s = {.reason = VM_STOP_ERROR, .err = -err};
+
+			snprintf(s.what, sizeof(s.what), "starting vCPU %u: %s", i, strerror(err));
+			vm_set_stop(vm, &s);
+			return -err;
+		}
+		c->started = true;
+	}
+	return 0;
+}
+
+int vm__wait(struct vm *vm, int timeout_ms, struct vm_stop *ret_stop)
+{
+	struct timespec dl;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	if (timeout_ms >= 0) {
+		dl.tv_sec += timeout_ms / 1000;
+		dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	while (vm->stop.reason == VM_RUNNING && !err) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		else if (pthread_cond_timedwait(&vm->cond, &vm->lock, &dl) == ETIMEDOUT)
+			err = -ETIMEDOUT;
+	}
+	if (!err && ret_stop)
+		*ret_stop = vm->stop;
+	pthread_mutex_unlock(&vm->lock);
+	return err;
+}
+
+void vm__stop(struct vm *vm)
+{
+	struct vm_stop s = {.reason = VM_STOP_REQUESTED};
+
+	snprintf(s.what, sizeof(s.what), "stopped by the VMM");
+	vm_set_stop(vm, &s);
+}
+
+static unsigned nr_started(const struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+int vm__pause(struct vm *vm)
+{
+	unsigned started = nr_started(vm);
+
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_req = true;
+	pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nr_paused + vm->nr_exited < started)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vm__resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+void vm__destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (nr_started(vm)) {
+		vm__stop(vm);
+		vm__resume(vm);
+		for (unsigned i = 0; i < vm->nr_cpus; i++)
+			if (vm->vcpus[i].started)
+				pthread_join(vm->vcpus[i].thread, NULL);
+	}
+	uart__exit(&vm->uart);
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->space)
+		mm_space_destroy(vm->space);
+	if (vm->own_pool)
+		mm_pool_destroy(vm->pool);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+struct mm_space *vm__space(struct vm *vm)
+{
+	return vm->space;
+}
+
+struct mm_pool *vm__pool(struct vm *vm)
+{
+	return vm->pool;
+}
+
+unsigned vm__nr_cpus(const struct vm *vm)
+{
+	return vm->nr_cpus;
+}
+
+int vm__vcpu_fd(const struct vm *vm, unsigned cpu)
+{
+	return cpu < vm->nr_cpus ? vm->vcpus[cpu].fd : -EINVAL;
+}
+
+int vm__fd(const struct vm *vm)
+{
+	return vm->vm_fd;
+}
+
+int vm__kvm_fd(const struct vm *vm)
+{
+	return vm->kvm_fd;
+}
+
+bool vm__has_irqchip(const struct vm *vm)
+{
+	return vm->irqchip;
+}
+
+void vm__stats(struct vm *vm, struct vm_stats *ret_stats)
+{
+	struct vm_stats s = {0};
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->start_ns)
+		s.run_ns = (vm->stop_ns ? vm->stop_ns : now_ns()) - vm->start_ns;
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		for (unsigned k = 0; k < VM_NR_EXIT_KINDS; k++)
+			s.exits[k] += __atomic_load_n(&vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->uart.lock);
+	s.serial_bytes = vm->uart.tx_bytes;
+	pthread_mutex_unlock(&vm->uart.lock);
+	*ret_stats = s;
+}
+
+void vm__print_stop(FILE *out, const struct vm_stop *s)
+{
+	const struct kvm_regs *r = &s->regs;
+
+	fprintf(out, "vmm: %s\n", s->what);
+	if (!s->have_regs)
+		return;
+	fprintf(out, "  rip %016llx rsp %016llx rflags %016llx\n", r->rip, r->rsp, r->rflags);
+	fprintf(out, "  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n", r->rax, r->rbx,
+		r->rcx, r->rdx);
+	fprintf(out, "  rsi %016llx rdi %016llx rbp %016llx r8  %016llx\n", r->rsi, r->rdi,
+		r->rbp, r->r8);
+	fprintf(out, "  r9  %016llx r10 %016llx r11 %016llx r12 %016llx\n", r->r9, r->r10,
+		r->r11, r->r12);
+	fprintf(out, "  r13 %016llx r14 %016llx r15 %016llx\n", r->r13, r->r14, r->r15);
+	fprintf(out, "  cs %04x ss %04x cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx\n",
+		s->sregs.cs.selector, s->sregs.ss.selector, s->sregs.cr0, s->sregs.cr2,
+		s->sregs.cr3, s->sregs.cr4, s->sregs.efer);
+}
