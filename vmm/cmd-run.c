@@ -46,8 +46,8 @@ struct image {
 };
 
 static const char run_usage[] =
-	"usage: vmm run --guest NAME|PATH [--mem SIZE] [--cpus N] [--serial FILE]\n"
-	"               [--timeout SECONDS] [--stats] [-- GUEST ARGS...]";
+	"usage: vmm run --guest NAME|PATH [--mem SIZE] [--cpus N] [--serial FILE] "
+	"[--timeout SECONDS] [--stats] [-- GUEST ARGS...]";
 
 static int run_usage_error(const char *what, const char *arg)
 {

@@ -3,7 +3,9 @@
  * test-cli: the vmm binary's command line, suite vmm: exit statuses and
  * messages for good and bad input. The binary's path is argv[1].
  */
+#include <elf.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 static const char *vmm_bin;
+static const char *hello_elf; /* the built hello guest, to corrupt */
 
 struct result {
 	int status;
@@ -115,18 +118,202 @@ static void test_doctor(void **state)
 	assert_non_null(strstr(r.out, "vm.max_map_count"));
 }
 
+static void test_run_usage_errors(void **state)
+{
+	static const struct {
+		const char *args, *msg;
+	} cases[] = {
+		{"run", "--guest is required"},
+		{"run --guest", "option needs a value '--guest'"},
+		{"run --guest hello --mem 0", "--mem: size is zero '0'"},
+		{"run --guest hello --mem 64X", "--mem: not a size '64X'"},
+		{"run --guest hello --mem 99999999999999999999", "--mem: not a size"},
+		{"run --guest hello --mem 5M", "--mem: less than the 8M minimum '5M'"},
+		{"run --guest hello --mem 4G", "--mem: more than the 3G maximum '4G'"},
+		{"run --guest hello --mem 9M", "--mem: not a multiple of 2M '9M'"},
+		{"run --guest hello --cpus 0", "--cpus: not a vCPU count from 1 to 64 '0'"},
+		{"run --guest hello --cpus 65", "--cpus: not a vCPU count"},
+		{"run --guest hello --cpus two", "--cpus: not a vCPU count"},
+		{"run --guest hello --timeout -1", "--timeout: not a positive number"},
+		{"run --guest hello --bogus", "unknown option '--bogus'"},
+		{"run --guest hello extra", "unexpected argument (guest arguments go after --) 'extra'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct result r;
+
+		run(cases[i].args, &r);
+		if (r.status != 2 || !strstr(r.err, cases[i].msg) || lines(r.err) != 2)
+			fail_msg("vmm %s: status %d, stderr: %s", cases[i].args, r.status, r.err);
+		assert_non_null(strstr(r.err, "usage: vmm run"));
+		assert_string_equal(r.out, "");
+	}
+}
+
+static bool have_kvm(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK) == 0)
+		return true;
+	fprintf(stderr, "test-cli: SKIPPING guest runs: /dev/kvm is absent\n");
+	return false;
+}
+
+static void test_run_guests(void **state)
+{
+	static const struct {
+		const char *args;
+		int status;
+		const char *out, *err;
+	} cases[] = {
+		{"run --guest hello", 0, "Hello from a ring-3 KVM guest: 64 MiB, 1 vCPU(s).", ""},
+		{"run --guest hello --mem 32M --cpus 2 -- 42", 42, "32 MiB, 2 vCPU(s)", ""},
+		{"run --guest hello -- 150", 100, "Hello", "guest exit status 150 is above 99"},
+		{"run --guest crash -- pf", 101, "about to crash", "#PF page fault (vector 14"},
+		{"run --guest crash -- ud", 101, "about to crash", "#UD invalid opcode"},
+		{"run --guest crash -- triple", 102, "about to crash", "triple fault"},
+		{"run --guest crash -- mmio", 103, "about to crash", "unassigned address 0xd0100000"},
+		{"run --guest spin --timeout 0.2 -- 100000000000", 104, "spin:", "timed out"},
+		{"run --guest memwrite --stats -- 4", 0, "checksum 0x", "stats: run"},
+		{"run --guest nope", 1, "", "no such built-in guest or file"},
+		{"run --guest /etc/passwd", 1, "", "not an ELF file (bad magic)"},
+		{"run --guest /bin/sh", 1, "", "not a static executable"},
+		{"run --guest hello --serial /nonexistent/dir/x", 1, "", "--serial '/nonexistent"},
+	};
+
+	if (!have_kvm())
+		skip();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct result r;
+
+		run(cases[i].args, &r);
+		if (r.status != cases[i].status || !strstr(r.out, cases[i].out) ||
+		    (cases[i].err[0] ? !strstr(r.err, cases[i].err) : r.err[0] != 0))
+			fail_msg("vmm %s: status %d (want %d)\nstdout: %s\nstderr: %s", cases[i].args,
+				 r.status, cases[i].status, r.out, r.err);
+	}
+}
+
+static void test_run_serial_file(void **state)
+{
+	char path[] = "/tmp/vmm-serial-XXXXXX", args[256], buf[512];
+	struct result r;
+	int fd = mkstemp(path);
+
+	if (!have_kvm())
+		skip();
+	assert_true(fd >= 0);
+	snprintf(args, sizeof(args), "run --guest hello --serial %s", path);
+	run(args, &r);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "");
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "Hello from a ring-3 KVM guest: 64 MiB, 1 vCPU(s).\n"
+				 "hello: hypercalls ok\n");
+	unlink(path);
+	close(fd);
+}
+
+/* Copy the hello ELF, let @corrupt change it, run it; expect status 1 and @msg. */
+static void run_corrupted(void (*corrupt)(uint8_t *img, size_t *len), const char *msg)
+{
+	static uint8_t img[65536];
+	char path[] = "/tmp/vmm-elf-XXXXXX", args[256];
+	struct result r;
+	FILE *f = fopen(hello_elf, "rb");
+	size_t len;
+	int fd;
+
+	assert_non_null(f);
+	len = fread(img, 1, sizeof(img), f);
+	fclose(f);
+	assert_true(len > sizeof(Elf64_Ehdr));
+	corrupt(img, &len);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, img, len) == (ssize_t)len);
+	close(fd);
+	snprintf(args, sizeof(args), "run --guest %s", path);
+	run(args, &r);
+	unlink(path);
+	if (r.status != 1 || !strstr(r.err, msg) || lines(r.err) != 1)
+		fail_msg("expected '%s', got status %d: %s", msg, r.status, r.err);
+}
+
+static Elf64_Phdr *phdr(uint8_t *img, unsigned i)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+
+	return (Elf64_Phdr *)(img + eh->e_phoff) + i;
+}
+
+static void truncate_header(uint8_t *img, size_t *len) { *len = 40; }
+static void truncate_segments(uint8_t *img, size_t *len) { *len = 0x1010; }
+static void wrong_class(uint8_t *img, size_t *len) { img[EI_CLASS] = ELFCLASS32; }
+static void wrong_machine(uint8_t *img, size_t *len) { ((Elf64_Ehdr *)img)->e_machine = EM_AARCH64; }
+static void wrong_type(uint8_t *img, size_t *len) { ((Elf64_Ehdr *)img)->e_type = ET_DYN; }
+static void phdrs_past_end(uint8_t *img, size_t *len) { ((Elf64_Ehdr *)img)->e_phoff = *len - 8; }
+static void entry_outside(uint8_t *img, size_t *len) { ((Elf64_Ehdr *)img)->e_entry = 0x10; }
+
+static void segment_out_of_range(uint8_t *img, size_t *len)
+{
+	phdr(img, 1)->p_vaddr = 0x7ff00000000ULL;
+}
+
+static void segment_below_reserved(uint8_t *img, size_t *len)
+{
+	phdr(img, 0)->p_vaddr = 0x1000;
+}
+
+static void segments_overlap(uint8_t *img, size_t *len)
+{
+	phdr(img, 2)->p_vaddr = phdr(img, 1)->p_vaddr + 0x10;
+}
+
+static void filesz_over_memsz(uint8_t *img, size_t *len)
+{
+	phdr(img, 1)->p_memsz = phdr(img, 1)->p_filesz - 1;
+}
+
+static void huge_memsz(uint8_t *img, size_t *len)
+{
+	phdr(img, 1)->p_memsz = ~0ULL - 0x1000;
+}
+
+static void test_run_bad_elf(void **state)
+{
+	if (!have_kvm())
+		skip();
+	run_corrupted(truncate_header, "truncated ELF header");
+	run_corrupted(truncate_segments, "past the end of the file");
+	run_corrupted(wrong_class, "not a 64-bit ELF");
+	run_corrupted(wrong_machine, "not an x86-64 ELF");
+	run_corrupted(wrong_type, "not a static executable");
+	run_corrupted(phdrs_past_end, "program headers past the end of the file");
+	run_corrupted(entry_outside, "entry point 0x10 is not in an executable segment");
+	run_corrupted(segment_out_of_range, "segment 1: [0x7ff00000000");
+	run_corrupted(segment_below_reserved, "outside guest memory");
+	run_corrupted(segments_overlap, "segments 1 and 2 overlap");
+	run_corrupted(filesz_over_memsz, "file size larger than memory size");
+	run_corrupted(huge_memsz, "outside guest memory");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_help),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_doctor),
+		cmocka_unit_test(test_run_usage_errors),
+		cmocka_unit_test(test_run_guests),
+		cmocka_unit_test(test_run_serial_file),
+		cmocka_unit_test(test_run_bad_elf),
 	};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test-cli PATH-TO-VMM\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: test-cli PATH-TO-VMM PATH-TO-HELLO-ELF\n");
 		return 2;
 	}
 	vmm_bin = argv[1];
+	hello_elf = argv[2];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
