@@ -25,5 +25,6 @@ extern const char vmm_usage_line[];
 int cmd_usage_error(const char *what, const char *arg);
 
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static void usage(FILE *out)
 		     "Commands:\n"
 		     "  run        boot a guest: vmm run --guest NAME|PATH [options] [-- ARGS]\n"
 		     "             (vmm run --help for the options)\n"
+		     "  bench      benchmarks: vmm bench vm [--json] [--quick]\n"
 		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
 		     "             io_uring, mapping limits, native or emulated ring 0)\n"
 		     "  help       show this help\n\n"
@@ -70,5 +71,7 @@ int main(int argc, char **argv)
 		return cmd_doctor(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc - 1, argv + 1);
 	return cmd_usage_error("unknown command", cmd);
 }

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench-vm.c: `vmm bench vm` - what running a guest costs here, each figure
+ * beside a host baseline measured in the same run (DESIGN.md "Benchmarks"):
+ *   - VM creation to the guest's first instructions (create, load, start,
+ *     the guest's exit write seen), beside fork+exec+wait of /bin/true;
+ *   - ring-3 loop speed, beside the same loop (bench-loop.h) on the host;
+ *   - the exit round trip: a hypercall (MMIO write + register read/write)
+ *     and a plain MMIO exit (UART byte), beside a host system call.
+ * Per-iteration costs come from two runs of different lengths, so VM
+ * creation and teardown cancel out. Medians of repeated runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-loop.h"
+#include "bench-vm.h"
+#include "builtin-guests.h"
+#include "vm.h"
+
+#define BENCH_MEM (16ULL << 20)
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Run the bench guest with @args; seconds from vm__create to the stop. */
+static int run_guest(const char *args, double *ret_s)
+{
+	const struct builtin_guest *g = builtin_guests;
+	struct vm_config cfg = {.mem_size = BENCH_MEM, .nr_cpus = 1, .serial_fd = -1};
+	struct vm_stop stop;
+	struct vm *vm;
+	double t0;
+	int err;
+
+	while (g->name && strcmp(g->name, "bench"))
+		g++;
+	if (!g->name)
+		return -ENOENT;
+	t0 = now_s();
+	err = vm__create(&cfg, &vm);
+	if (err)
+		return err;
+	err = vm__load_elf(vm, g->data, g->size, args, NULL, 0);
+	if (!err)
+		err = vm__start(vm);
+	if (!err)
+		err = vm__wait(vm, 120000, &stop);
+	*ret_s = now_s() - t0;
+	if (!err && (stop.reason != VM_STOP_EXIT || stop.status != 0))
+		err = -EIO;
+	vm__destroy(vm);
+	return err;
+}
+
+/* Seconds per unit of @mode: (t(n2) - t(n1)) / (n2 - n1), median of @reps. */
+static int per_unit(const char *mode, uint64_t n1, uint64_t n2, unsigned reps, double *ret)
+{
+	double v[16];
+	char a1[64], a2[64];
+	int err = 0;
+
+	snprintf(a1, sizeof(a1), "%s %llu", mode, (unsigned long long)n1);
+	snprintf(a2, sizeof(a2), "%s %llu", mode, (unsigned long long)n2);
+	for (unsigned i = 0; i < reps && !err; i++) {
+		double t1, t2;
+
+		err = run_guest(a1, &t1);
+		if (!err)
+			err = run_guest(a2, &t2);
+		v[i] = (t2 - t1) / (double)(n2 - n1);
+	}
+	if (!err)
+		*ret = median(v, reps);
+	return err;
+}
+
+static double spawn_true_s(unsigned reps)
+{
+	double v[16];
+
+	for (unsigned i = 0; i < reps; i++) {
+		double t0 = now_s();
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		waitpid(pid, NULL, 0);
+		v[i] = now_s() - t0;
+	}
+	return median(v, reps);
+}
+
+static double host_loop_s(uint64_t n, unsigned reps)
+{
+	double v[16];
+	volatile uint64_t sink;
+
+	for (unsigned i = 0; i < reps; i++) {
+		double t0 = now_s();
+
+		sink = bench_loop(n, 88172645463325252ULL);
+		v[i] = (now_s() - t0) / (double)n;
+	}
+	(void)sink;
+	return median(v, reps);
+}
+
+static double host_syscall_s(unsigned reps)
+{
+	const unsigned n = 200000;
+	double v[16];
+
+	for (unsigned i = 0; i < reps; i++) {
+		double t0 = now_s();
+
+		for (unsigned j = 0; j < n; j++)
+			syscall(SYS_getppid);
+		v[i] = (now_s() - t0) / n;
+	}
+	return median(v, reps);
+}
+
+static void emit(struct bench_out *o, const char *c, const char *metric, double value,
+		 const char *baseline, double baseline_value)
+{
+	double speedup = value > 0 ? baseline_value / value : 0;
+
+	if (o->json)
+		fprintf(o->f, "%s\n    {\"case\": \"%s\", \"metric\": \"%s\", \"value\": %.4f, "
+			"\"baseline\": \"%s\", \"baseline_value\": %.4f, \"speedup\": %.3f}",
+			o->rows++ ? "," : "", c, metric, value, baseline, baseline_value, speedup);
+	else
+		fprintf(o->f, "%-14s %-20s %12.4f   %-22s %12.4f   speedup %.3f\n", c, metric,
+			value, baseline, baseline_value, speedup);
+	fflush(o->f);
+}
+
+int bench_vm__run(struct bench_out *o, bool quick)
+{
+	unsigned reps = quick ? 3 : 9;
+	uint64_t loop1 = 1000000, loop2 = quick ? 21000000 : 201000000;
+	uint64_t nop1 = 100, nop2 = quick ? 2100 : 20100;
+	struct utsname u;
+	double v[16], t;
+	int err = 0;
+
+	uname(&u);
+	if (o->json)
+		fprintf(o->f, "{\"bench\": \"vm\", \"host\": \"%s %s\", \"rows\": [", u.nodename,
+			u.release);
+	for (unsigned i = 0; i < reps && !err; i++)
+		err = run_guest("exit", &v[i]);
+	if (!err)
+		emit(o, "first-exit", "create_to_first_exit_ms", median(v, reps) * 1e3,
+		     "fork_exec_true_ms", spawn_true_s(reps) * 1e3);
+	if (!err)
+		err = per_unit("loop", loop1, loop2, reps, &t);
+	if (!err)
+		emit(o, "ring3-loop", "ns_per_iter", t * 1e9, "host_ns_per_iter",
+		     host_loop_s(loop2, reps) * 1e9);
+	double sys = host_syscall_s(reps);
+
+	if (!err)
+		err = per_unit("nop", nop1, nop2, reps, &t);
+	if (!err)
+		emit(o, "hypercall", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
+	if (!err)
+		err = per_unit("uart", nop1, nop2, reps, &t);
+	if (!err)
+		emit(o, "mmio-exit", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
+	if (o->json)
+		fprintf(o->f, "\n]}\n");
+	return err;
+}
