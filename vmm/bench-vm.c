@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench-loop.h"
+#include "bench-median.h"
 #include "bench-vm.h"
 #include "builtin-guests.h"
 #include "vm.h"
@@ -32,19 +33,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Run the bench guest with @args; seconds from vm__create to the stop. */
@@ -95,7 +83,7 @@ static int per_unit(const char *mode, uint64_t n1, uint64_t n2, unsigned reps, d
 		v[i] = (t2 - t1) / (double)(n2 - n1);
 	}
 	if (!err)
-		*ret = median(v, reps);
+		*ret = bench_median(v, reps);
 	return err;
 }
 
@@ -114,7 +102,7 @@ static double spawn_true_s(unsigned reps)
 		waitpid(pid, NULL, 0);
 		v[i] = now_s() - t0;
 	}
-	return median(v, reps);
+	return bench_median(v, reps);
 }
 
 static double host_loop_s(uint64_t n, unsigned reps)
@@ -129,7 +117,7 @@ static double host_loop_s(uint64_t n, unsigned reps)
 		v[i] = (now_s() - t0) / (double)n;
 	}
 	(void)sink;
-	return median(v, reps);
+	return bench_median(v, reps);
 }
 
 static double host_syscall_s(unsigned reps)
@@ -144,7 +132,7 @@ static double host_syscall_s(unsigned reps)
 			syscall(SYS_getppid);
 		v[i] = (now_s() - t0) / n;
 	}
-	return median(v, reps);
+	return bench_median(v, reps);
 }
 
 static void emit(struct bench_out *o, const char *c, const char *metric, double value,
@@ -178,7 +166,7 @@ int bench_vm__run(struct bench_out *o, bool quick)
 	for (unsigned i = 0; i < reps && !err; i++)
 		err = run_guest("exit", &v[i]);
 	if (!err)
-		emit(o, "first-exit", "create_to_first_exit_ms", median(v, reps) * 1e3,
+		emit(o, "first-exit", "create_to_first_exit_ms", bench_median(v, reps) * 1e3,
 		     "fork_exec_true_ms", spawn_true_s(reps) * 1e3);
 	if (!err)
 		err = per_unit("loop", loop1, loop2, reps, &t);

@@ -539,15 +539,18 @@ int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 	struct vm *vm;
 	int err;
 
-	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS)
+	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS ||
+	    (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
+			     cfg->mem_size > ABI_MEM_MAX))) {
+		mm_space_destroy(cfg->space); /* owned from the call on */
 		return -EINVAL;
-	if (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
-			    cfg->mem_size > ABI_MEM_MAX))
-		return -EINVAL;
+	}
 	pthread_once(&once, install_kick_handler);
 	vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		mm_space_destroy(cfg->space);
 		return -ENOMEM;
+	}
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->nr_cpus = cfg->nr_cpus;
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)

@@ -29,8 +29,9 @@ struct vm_config {
 	unsigned nr_cpus;	/* 1..VM_MAX_CPUS */
 	int serial_fd;		/* console output; -1 discards it */
 	struct mm_pool *pool;	/* NULL: the VM creates (and owns) its own */
-	struct mm_space *space;	/* guest memory to adopt (the VM owns it from now);
-				   NULL: a new zero-filled space of mem_size */
+	struct mm_space *space;	/* guest memory to adopt: the VM owns it from the
+				   call on, also when vm__create fails; NULL: a
+				   new zero-filled space of mem_size */
 };
 
 enum vm_stop_reason {

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-median.h"
 #include "mm.h"
 
 #define PAGE MM_PAGE_SIZE
@@ -57,19 +58,6 @@ static void check(bool ok, const char *what)
 		fprintf(stderr, "bench-mm: measured the wrong thing: %s\n", what);
 		exit(1);
 	}
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* One row; lower is better for every metric here: speedup = baseline / value. */
@@ -151,7 +139,7 @@ static double fork_ms(uint64_t len, unsigned reps)
 		waitpid(pid, NULL, 0);
 	}
 	munmap(p, len);
-	return median(v, reps);
+	return bench_median(v, reps);
 }
 
 /* ---- fault paths ---- */
@@ -258,7 +246,7 @@ static void bench_clone_one(struct mm_pool *pool, uint64_t len, bool populate, c
 				(void)((volatile uint8_t *)mm_space_hva(p))[o];
 	}
 	mm_space_destroy(p);
-	row(name, "clone_ms", median(v, reps), "fork_ms", fork_ms(len, reps));
+	row(name, "clone_ms", bench_median(v, reps), "fork_ms", fork_ms(len, reps));
 }
 
 static uint64_t mem_available(void)
@@ -347,12 +335,12 @@ static double plain_reset_us(uint64_t len, const uint64_t *pages, unsigned k, un
 		v[r] = now_us() - t0;
 		cyc[r] = now_us() - tw;
 	}
-	*ret_cycle_us = median(cyc, reps);
+	*ret_cycle_us = bench_median(cyc, reps);
 	signal(SIGSEGV, SIG_DFL);
 	munmap(track_base, len);
 	free(track_dirty);
 	free(saved);
-	return median(v, reps);
+	return bench_median(v, reps);
 }
 
 static void bench_reset(struct mm_pool *pool)
@@ -402,9 +390,9 @@ static void bench_reset(struct mm_pool *pool)
 		snprintf(name, sizeof(name), "%upages", k);
 		double plain = plain_reset_us(len, pages, k, reps, &plain_cycle);
 
-		row(name, "reset_us", median(v, reps), "mprotect_track_memcpy_us", plain);
+		row(name, "reset_us", bench_median(v, reps), "mprotect_track_memcpy_us", plain);
 		/* The whole run as a fuzzer sees it: the writes' faults and the reset. */
-		row(name, "write_and_reset_us", median(cyc, reps), "mprotect_track_memcpy_us",
+		row(name, "write_and_reset_us", bench_median(cyc, reps), "mprotect_track_memcpy_us",
 		    plain_cycle);
 	}
 	mm_space_destroy(p);

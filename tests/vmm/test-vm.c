@@ -9,7 +9,9 @@
  *
  * Without /dev/kvm the whole file exits 77 (skipped) and says so.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -336,6 +338,66 @@ static void test_load_rejects(void **state)
 	vm__destroy(vm);
 }
 
+static unsigned count_lines(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	unsigned n = 0;
+	int ch;
+
+	assert_non_null(f);
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+static unsigned count_fds(void)
+{
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* Runs and failures leave no fd, mapping or thread behind. */
+static void test_no_leaks(void **state)
+{
+	unsigned fds = count_fds(), maps = count_lines("/proc/self/maps");
+	struct mm_pool *pool;
+	struct mm_space *space;
+	struct vm *vm;
+	struct guest g;
+
+	for (int i = 0; i < 3; i++) {
+		run_to_end(&g, "hello", "", 16 << 20, 2);
+		assert_int_equal(g.stop.status, 0);
+		run_to_end(&g, "crash", "pf", 16 << 20, 1);
+		assert_int_equal(g.stop.reason, VM_STOP_CRASH);
+	}
+	assert_int_equal(mm_pool_create(NULL, &pool), 0);
+	/* A space of a size KVM cannot use: rejected, and freed with the VM. */
+	assert_int_equal(mm_space_create(pool, 3 << 20, &space), 0);
+	struct vm_config cfg = {.nr_cpus = 1, .serial_fd = -1, .pool = pool, .space = space};
+
+	assert_int_equal(vm__create(&cfg, &vm), -EINVAL);
+	assert_int_equal(mm_space_create(pool, 16 << 20, &space), 0);
+	cfg.space = space;
+	cfg.nr_cpus = 0;
+	assert_int_equal(vm__create(&cfg, &vm), -EINVAL);
+	assert_int_equal(mm_pool_destroy(pool), 0); /* -EBUSY if a space leaked */
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(count_lines("/proc/self/maps"), maps);
+	DIR *d = opendir("/proc/self/task");
+	unsigned tasks = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		tasks++;
+	closedir(d);
+	assert_int_equal(tasks, 3); /* ".", "..", this thread */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_save_restore_roundtrip),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_load_rejects),
+		cmocka_unit_test(test_no_leaks),
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK)) {
