@@ -173,7 +173,7 @@ static void test_run_guests(void **state)
 		{"run --guest crash -- triple", 102, "about to crash", "triple fault"},
 		{"run --guest crash -- mmio", 103, "about to crash", "unassigned address 0xd0100000"},
 		{"run --guest spin --timeout 0.2 -- 100000000000", 104, "spin:", "timed out"},
-		{"run --guest memwrite --stats -- 4", 0, "checksum 0x", "stats: run"},
+		{"run --guest memwrite --stats -- 4", 0, "checksum 0x", "stats: boot"},
 		{"run --guest nope", 1, "", "no such built-in guest or file"},
 		{"run --guest /etc/passwd", 1, "", "not an ELF file (bad magic)"},
 		{"run --guest /bin/sh", 1, "", "not a static executable"},
