@@ -80,6 +80,12 @@ static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 	return vm->mem + gpa;
 }
 
+/* Counted by the vCPU's thread, read by vm__stats from another. */
+static void count_exit(struct vcpu *c, enum vm_exit_kind kind)
+{
+	__atomic_fetch_add(&c->exits[kind], 1, __ATOMIC_RELAXED);
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig;
@@ -262,7 +268,7 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 	struct kvm_regs regs;
 	int64_t ret = -ENOSYS;
 
-	c->exits[VM_EXITS_HCALL]++;
+	count_exit(c, VM_EXITS_HCALL);
 	if (ioctl(c->fd, KVM_GET_REGS, &regs)) {
 		stop_error(c, -errno, "reading registers for a hypercall");
 		return true;
@@ -307,7 +313,7 @@ static bool handle_mmio(struct vcpu *c)
 	unsigned len = run->mmio.len;
 	bool wr = run->mmio.is_write;
 
-	c->exits[VM_EXITS_MMIO]++;
+	count_exit(c, VM_EXITS_MMIO);
 	if (addr >= ABI_UART_MMIO && addr < ABI_UART_MMIO + UART_NR_REGS) {
 		for (unsigned i = 0; i < len && i < 8; i++) {
 			if (wr)
@@ -349,7 +355,7 @@ static bool handle_pio(struct vcpu *c)
 	bool wr = run->io.direction == KVM_EXIT_IO_OUT;
 	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
 
-	c->exits[VM_EXITS_PIO]++;
+	count_exit(c, VM_EXITS_PIO);
 	if (run->io.data_offset + bytes > c->vm->run_size)
 		return false;
 	if (run->io.port >= ABI_UART_PORT && run->io.port < ABI_UART_PORT + UART_NR_REGS) {
@@ -384,7 +390,7 @@ static bool handle_exit(struct vcpu *c)
 	case KVM_EXIT_IO:
 		return handle_pio(c);
 	case KVM_EXIT_INTR:
-		c->exits[VM_EXITS_INTR]++;
+		count_exit(c, VM_EXITS_INTR);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
 		snprintf(what, sizeof(what), "triple fault on vCPU %u: an exception could not "
@@ -408,7 +414,7 @@ static bool handle_exit(struct vcpu *c)
 			 c->id, run->exit_reason);
 		break;
 	}
-	c->exits[VM_EXITS_OTHER]++;
+	count_exit(c, VM_EXITS_OTHER);
 	stop_with_regs(c, VM_STOP_UNHANDLED, what);
 	return true;
 }
@@ -424,7 +430,7 @@ static void *vcpu_thread(void *arg)
 
 			__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 			if (err == EINTR || err == EAGAIN) {
-				c->exits[VM_EXITS_INTR]++;
+				count_exit(c, VM_EXITS_INTR);
 				continue;
 			}
 			stop_error(c, -err, "KVM_RUN");
@@ -642,19 +648,28 @@ fail:
 
 int vm__start(struct vm *vm)
 {
+	int err = 0;
+	unsigned i;
+
+	/*
+	 * Under the lock: a vCPU that stops the VM at once kicks the others
+	 * only after every thread id and started flag is written.
+	 */
+	pthread_mutex_lock(&vm->lock);
 	vm->start_ns = now_ns();
-	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+	for (i = 0; i < vm->nr_cpus && !err; i++) {
 		struct vcpu *c = &vm->vcpus[i];
-		int err = pthread_create(&c->thread, NULL, vcpu_thread, c);
 
-		if (err) {
-			struct vm_stop s = {.reason = VM_STOP_ERROR, .err = -err};
+		err = pthread_create(&c->thread, NULL, vcpu_thread, c);
+		c->started = !err;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (err) {
+		struct vm_stop s = {.reason = VM_STOP_ERROR, .err = -err};
 
-			snprintf(s.what, sizeof(s.what), "starting vCPU %u: %s", i, strerror(err));
-			vm_set_stop(vm, &s);
-			return -err;
-		}
-		c->started = true;
+		snprintf(s.what, sizeof(s.what), "starting vCPU %u: %s", i - 1, strerror(err));
+		vm_set_stop(vm, &s);
+		return -err;
 	}
 	return 0;
 }
