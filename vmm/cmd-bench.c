@@ -10,11 +10,7 @@ static const char bench_usage[] = "usage: vmm bench vm [--json] [--quick]";
 
 static int bench_usage_error(const char *what, const char *arg)
 {
-	if (arg)
-		fprintf(stderr, "vmm bench: %s '%s'\n%s\n", what, arg, bench_usage);
-	else
-		fprintf(stderr, "vmm bench: %s\n%s\n", what, bench_usage);
-	return EXIT_USAGE;
+	return cmd_usage_error_in("vmm bench", bench_usage, what, arg);
 }
 
 int cmd_bench(int argc, char **argv)

@@ -51,11 +51,7 @@ static const char run_usage[] =
 
 static int run_usage_error(const char *what, const char *arg)
 {
-	if (arg)
-		fprintf(stderr, "vmm run: %s '%s'\n%s\n", what, arg, run_usage);
-	else
-		fprintf(stderr, "vmm run: %s\n%s\n", what, run_usage);
-	return EXIT_USAGE;
+	return cmd_usage_error_in("vmm run", run_usage, what, arg);
 }
 
 static void run_help(void)

@@ -23,6 +23,8 @@
 extern const char vmm_usage_line[];
 /* Print "vmm: WHAT 'ARG'" (or "vmm: WHAT") and the usage line; returns EXIT_USAGE. */
 int cmd_usage_error(const char *what, const char *arg);
+/* The same for a subcommand: "CMD: WHAT 'ARG'", then @usage. */
+int cmd_usage_error_in(const char *cmd, const char *usage, const char *what, const char *arg);
 
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

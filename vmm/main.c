@@ -31,13 +31,18 @@ static void usage(FILE *out)
 }
 
 /* One line saying what was wrong, one line of usage. */
-int cmd_usage_error(const char *what, const char *arg)
+int cmd_usage_error_in(const char *cmd, const char *usage, const char *what, const char *arg)
 {
 	if (arg)
-		fprintf(stderr, "vmm: %s '%s'\n%s\n", what, arg, vmm_usage_line);
+		fprintf(stderr, "%s: %s '%s'\n%s\n", cmd, what, arg, usage);
 	else
-		fprintf(stderr, "vmm: %s\n%s\n", what, vmm_usage_line);
+		fprintf(stderr, "%s: %s\n%s\n", cmd, what, usage);
 	return EXIT_USAGE;
+}
+
+int cmd_usage_error(const char *what, const char *arg)
+{
+	return cmd_usage_error_in("vmm", vmm_usage_line, what, arg);
 }
 
 static int cmd_doctor(int argc, char **argv)

@@ -105,14 +105,19 @@ static void guest_run(struct guest *g, const char *name, const char *args, uint6
 }
 
 /* Output is complete once the VM is destroyed (the UART flushes then). */
-static void run_to_end(struct guest *g, const char *name, const char *args, uint64_t mem,
-		       unsigned cpus)
+static void guest_end(struct guest *g)
 {
-	guest_run(g, name, args, mem, cpus);
 	vm__destroy(g->vm);
 	g->vm = NULL;
 	guest_read_output(g);
 	close(g->serial);
+}
+
+static void run_to_end(struct guest *g, const char *name, const char *args, uint64_t mem,
+		       unsigned cpus)
+{
+	guest_run(g, name, args, mem, cpus);
+	guest_end(g);
 }
 
 static void test_hello(void **state)
@@ -160,9 +165,7 @@ static void test_memwrite_readback(void **state)
 	/* The page after the region was never written. */
 	for (uint64_t a = end; a < end + 4096; a++)
 		assert_int_equal(mem[a], 0);
-	vm__destroy(g.vm);
-	guest_read_output(&g);
-	close(g.serial);
+	guest_end(&g);
 	const char *p = strstr(g.out, "checksum 0x");
 
 	assert_non_null(p);
@@ -256,9 +259,7 @@ static void test_pause_resume(void **state)
 		sleep_ms(5);
 	}
 	guest_wait(&g);
-	vm__destroy(g.vm);
-	guest_read_output(&g);
-	close(g.serial);
+	guest_end(&g);
 	assert_int_equal(g.stop.status, 0);
 	assert_non_null(strstr(g.out, ref));
 }
@@ -291,12 +292,8 @@ static void test_save_restore_roundtrip(void **state)
 	guest_wait(&a);
 	assert_int_equal(a.stop.status, 0);
 	assert_int_equal(b.stop.status, 0);
-	vm__destroy(a.vm);
-	vm__destroy(b.vm);
-	guest_read_output(&a);
-	guest_read_output(&b);
-	close(a.serial);
-	close(b.serial);
+	guest_end(&a);
+	guest_end(&b);
 	if (!strstr(a.out, ref) || !strstr(b.out, ref))
 		fail_msg("reference %s; original VM: %s; restored VM: %s", ref, a.out, b.out);
 	/* The restored VM printed only what came after the pause point. */
