@@ -6,6 +6,7 @@
  * all state is under u->lock.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,14 +27,15 @@ void uart__init(struct uart *u, int out_fd)
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
 	u->out_fd = out_fd;
+	u->line_start = true;
 }
 
-static int flush_locked(struct uart *u)
+static void write_all(struct uart *u, const void *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < u->len && u->out_fd >= 0 && !u->write_err) {
-		ssize_t n = write(u->out_fd, u->buf + off, u->len - off);
+	while (off < len && u->out_fd >= 0 && !u->write_err) {
+		ssize_t n = write(u->out_fd, (const char *)data + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -42,8 +44,33 @@ static int flush_locked(struct uart *u)
 		else
 			off += (size_t)n;
 	}
+}
+
+static int flush_locked(struct uart *u)
+{
+	if (!u->len)
+		return u->write_err;
+	if (u->tag[0] && u->line_start) {
+		/* One write per line, so tagged lines of several VMs do not interleave. */
+		char line[sizeof(u->tag) + UART_BUF];
+		size_t tl = strlen(u->tag);
+
+		memcpy(line, u->tag, tl);
+		memcpy(line + tl, u->buf, u->len);
+		write_all(u, line, tl + u->len);
+	} else {
+		write_all(u, u->buf, u->len);
+	}
+	u->line_start = u->buf[u->len - 1] == '\n';
 	u->len = 0;
 	return u->write_err;
+}
+
+void uart__set_tag(struct uart *u, const char *tag)
+{
+	pthread_mutex_lock(&u->lock);
+	snprintf(u->tag, sizeof(u->tag), "%s", tag);
+	pthread_mutex_unlock(&u->lock);
 }
 
 int uart__flush(struct uart *u)

@@ -11,8 +11,9 @@
 #ifndef DEVICES_UART_H
 #define DEVICES_UART_H
 
-#include <stdint.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #define UART_NR_REGS 8
 #define UART_BUF 256
@@ -26,11 +27,15 @@ struct uart {
 	unsigned len;
 	uint64_t tx_bytes;
 	int write_err;	      /* first output error (-errno), output then discarded */
+	char tag[32];	      /* written before each line; "" for none */
+	bool line_start;      /* the next byte out starts a line */
 };
 
 void uart__init(struct uart *u, int out_fd);
 void uart__write(struct uart *u, unsigned off, uint8_t val);
 uint8_t uart__read(struct uart *u, unsigned off);
+/* Prefix each output line with @tag (truncated to 31 bytes), e.g. "[clone 1] ". */
+void uart__set_tag(struct uart *u, const char *tag);
 /* Write out buffered bytes; 0 or the first output error. */
 int uart__flush(struct uart *u);
 void uart__exit(struct uart *u); /* flushes */

@@ -41,6 +41,21 @@
 #define HC_PARK 1	 /* this vCPU stops until the VM ends */
 #define HC_WRITE 2	 /* console write (gpa, len): bytes written or -errno */
 #define HC_TIME_NS 3	 /* host CLOCK_MONOTONIC in ns */
+/*
+ * Requests the VMM's controller serves; the VM pauses meanwhile.
+ * HC_FUZZ_READY (gpa, max_len): the snapshot point of a fuzzing run; returns
+ *   the length of the input the VMM wrote at gpa (-ENOSYS outside `vmm fuzz`).
+ * HC_FUZZ_DONE (result): this input is done; `vmm fuzz` resets the guest.
+ * HC_CLONE: clone this VM; returns the clone's number n >= 1 in the parent,
+ *   HC_CLONE_CHILD | n in the clone, or -errno.
+ * HC_SNAPSHOT: save a live snapshot (to `vmm run --snapshot-to FILE`);
+ *   returns 0 or -errno (in the restored VM too, 0).
+ */
+#define HC_FUZZ_READY 4
+#define HC_FUZZ_DONE 5
+#define HC_CLONE 6
+#define HC_SNAPSHOT 7
+#define HC_CLONE_CHILD (1ULL << 62)
 #define HC_MAX_WRITE 65536
 
 #define ABI_EXIT_STATUS_MAX 99

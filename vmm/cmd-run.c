@@ -15,19 +15,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "builtin-guests.h"
 #include "cmd.h"
-#include "size.h"
+#include "cmd-opts.h"
+#include "api.h"
+#include "group.h"
+#include "snapshot.h"
 #include "vm.h"
 
 #define DEFAULT_MEM (64ULL << 20)
-#define MIN_MEM (8ULL << 20)
-#define MAX_IMAGE (256ULL << 20)
 
 struct run_opts {
 	const char *guest;
@@ -36,22 +36,21 @@ struct run_opts {
 	const char *serial;
 	double timeout_s;
 	bool stats;
+	const char *api, *clone_serial, *snapshot_to, *restore;
+	bool mem_set, cpus_set;
 	char cmdline[ABI_CMDLINE_MAX];
 };
 
-struct image {
-	const void *data;
-	size_t size;
-	void *owned;
-};
-
 static const char run_usage[] =
-	"usage: vmm run --guest NAME|PATH [--mem SIZE] [--cpus N] [--serial FILE] "
-	"[--timeout SECONDS] [--stats] [-- GUEST ARGS...]";
+	"usage: vmm run --guest NAME|PATH|--restore FILE [--mem SIZE] [--cpus N] [--serial FILE] "
+	"[--clone-serial PREFIX] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
+	"[-- GUEST ARGS...]";
+
+static const struct cmd_ctx run_cmd = {"vmm run", run_usage};
 
 static int run_usage_error(const char *what, const char *arg)
 {
-	return cmd_usage_error_in("vmm run", run_usage, what, arg);
+	return cmd_usage_error_in(run_cmd.name, run_cmd.usage, what, arg);
 }
 
 static void run_help(void)
@@ -66,49 +65,19 @@ static void run_help(void)
 	       "                     a multiple of 2M)\n"
 	       "  --cpus N           vCPUs (default 1, at most %d)\n"
 	       "  --serial FILE      console output to FILE instead of stdout\n"
+	       "  --restore FILE     resume a snapshot file instead of booting a guest\n"
+	       "  --clone-serial PREFIX  clone N's console to PREFIX.N (default: the\n"
+	       "                     console, each line tagged \"[clone N] \")\n"
+	       "  --api SOCKET       serve control requests on a Unix socket (vmm ctl)\n"
+	       "  --snapshot-to FILE where a guest's snapshot request (HC_SNAPSHOT) saves\n"
 	       "  --timeout SECONDS  stop the guest after this long (exit status %d)\n"
-	       "  --stats            print run time, exits by kind and memory counters\n\n"
-	       "Exit status: the guest's (0-99); %d the guest's status was above 99;\n"
+	       "  --stats            print run time, exits by kind, memory counters and\n"
+	       "                     each clone's and snapshot's timings\n\n"
+	       "Exit status: the guest's (0-99; if 0, the first failing clone's); %d the guest's status was above 99;\n"
 	       "%d guest crash; %d triple fault; %d unhandled exit; %d timeout;\n"
 	       "1 the VMM failed; 2 usage error.\n",
 	       VM_MAX_CPUS, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
 	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT);
-}
-
-static int parse_mem(const char *arg, uint64_t *ret)
-{
-	uint64_t v;
-	int err = size__parse(arg, &v);
-
-	if (err)
-		return run_usage_error("--mem: not a size", arg);
-	if (v == 0)
-		return run_usage_error("--mem: size is zero", arg);
-	if (v < MIN_MEM)
-		return run_usage_error("--mem: less than the 8M minimum", arg);
-	if (v > ABI_MEM_MAX)
-		return run_usage_error("--mem: more than the 3G maximum", arg);
-	if (v % (2ULL << 20))
-		return run_usage_error("--mem: not a multiple of 2M", arg);
-	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-
-	if (pages > 0 && psz > 0 && v > (uint64_t)pages * (uint64_t)psz)
-		return run_usage_error("--mem: more than this host's memory", arg);
-	*ret = v;
-	return 0;
-}
-
-static int parse_cpus(const char *arg, unsigned *ret)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > VM_MAX_CPUS)
-		return run_usage_error("--cpus: not a vCPU count from 1 to 64", arg);
-	*ret = (unsigned)v;
-	return 0;
 }
 
 static int parse_timeout(const char *arg, double *ret)
@@ -149,6 +118,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"guest", required_argument, NULL, 'g'}, {"mem", required_argument, NULL, 'm'},
 		{"cpus", required_argument, NULL, 'c'},	 {"serial", required_argument, NULL, 's'},
 		{"timeout", required_argument, NULL, 't'}, {"stats", no_argument, NULL, 'S'},
+		{"api", required_argument, NULL, 'a'},	 {"clone-serial", required_argument, NULL, 'L'},
+		{"snapshot-to", required_argument, NULL, 'T'}, {"restore", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},	 {0, 0, 0, 0},
 	};
 	int opt, err = 0;
@@ -159,11 +130,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	while (!err && (opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g': o->guest = optarg; break;
-		case 'm': err = parse_mem(optarg, &o->mem); break;
-		case 'c': err = parse_cpus(optarg, &o->cpus); break;
+		case 'm': err = cmd_parse_mem(&run_cmd, optarg, &o->mem); o->mem_set = true; break;
+		case 'c': err = cmd_parse_cpus(&run_cmd, optarg, &o->cpus); o->cpus_set = true; break;
 		case 's': o->serial = optarg; break;
 		case 't': err = parse_timeout(optarg, &o->timeout_s); break;
 		case 'S': o->stats = true; break;
+		case 'a': o->api = optarg; break;
+		case 'L': o->clone_serial = optarg; break;
+		case 'T': o->snapshot_to = optarg; break;
+		case 'R': o->restore = optarg; break;
 		case 'h': run_help(); return -1;
 		case ':': return run_usage_error("option needs a value", argv[optind - 1]);
 		default: return run_usage_error("unknown option", argv[optind - 1]);
@@ -171,62 +146,20 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	}
 	if (err)
 		return err;
-	if (!o->guest)
-		return run_usage_error("--guest is required", NULL);
+	if (o->restore && o->guest)
+		return run_usage_error("--restore resumes a snapshot: no --guest with it", NULL);
+	if (o->restore && (o->mem_set || o->cpus_set))
+		return run_usage_error("--restore takes memory size and vCPUs from the snapshot: "
+				       "no --mem or --cpus with it", NULL);
+	if (!o->guest && !o->restore)
+		return run_usage_error("--guest (or --restore) is required", NULL);
+	if (o->restore && optind < argc)
+		return run_usage_error("--restore resumes a snapshot: no guest arguments",
+				       argv[optind]);
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
 		return run_usage_error("unexpected argument (guest arguments go after --)",
 				       argv[optind]);
 	return join_args(argc - optind, argv + optind, o->cmdline, sizeof(o->cmdline));
-}
-
-/* A built-in guest by name, else an ELF file read whole. 0 or EXIT_FAILED. */
-static int load_image(const char *name, struct image *img)
-{
-	struct stat st;
-	int fd;
-
-	*img = (struct image){0};
-	for (const struct builtin_guest *g = builtin_guests; g->name; g++) {
-		if (!strcmp(g->name, name)) {
-			img->data = g->data;
-			img->size = g->size;
-			return 0;
-		}
-	}
-	fd = open(name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "vmm run: guest '%s': %s (built-in guests:", name,
-			errno == ENOENT ? "no such built-in guest or file" : strerror(errno));
-		for (const struct builtin_guest *g = builtin_guests; g->name; g++)
-			fprintf(stderr, " %s", g->name);
-		fprintf(stderr, ")\n");
-		return EXIT_FAILED;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE) {
-		fprintf(stderr, "vmm run: guest '%s': not a regular file of at most 256 MiB\n", name);
-		close(fd);
-		return EXIT_FAILED;
-	}
-	img->owned = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-
-	while (img->owned && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, (char *)img->owned + got, (size_t)st.st_size - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!img->owned || got != (size_t)st.st_size) {
-		fprintf(stderr, "vmm run: guest '%s': could not read it\n", name);
-		free(img->owned);
-		img->owned = NULL;
-		return EXIT_FAILED;
-	}
-	img->data = img->owned;
-	img->size = got;
-	return 0;
 }
 
 static double now_ms(void)
@@ -258,67 +191,73 @@ static void print_stats(struct vm *vm, double boot_ms)
 		(unsigned long long)m.vmas);
 }
 
-static int stop_status(const struct vm_stop *s)
+/* The first VM: booted from the guest image, or restored from a snapshot. */
+static int create_vm(const struct run_opts *o, const struct image *img, int serial_fd,
+		     struct vm **ret_vm)
 {
-	switch (s->reason) {
-	case VM_STOP_EXIT:
-		if (s->status >= 0 && s->status <= ABI_EXIT_STATUS_MAX)
-			return s->status;
-		fprintf(stderr, "vmm: guest exit status %u is above %d\n", (unsigned)s->status,
-			ABI_EXIT_STATUS_MAX);
-		return VMM_EXIT_BAD_STATUS;
-	case VM_STOP_CRASH:
-		vm__print_stop(stderr, s);
-		return VMM_EXIT_CRASH;
-	case VM_STOP_TRIPLE_FAULT:
-		vm__print_stop(stderr, s);
-		return VMM_EXIT_TRIPLE_FAULT;
-	case VM_STOP_UNHANDLED:
-		vm__print_stop(stderr, s);
-		return VMM_EXIT_UNHANDLED;
-	default:
-		vm__print_stop(stderr, s);
-		return EXIT_FAILED;
+	struct vm_config cfg = {.mem_size = o->mem, .nr_cpus = o->cpus, .serial_fd = serial_fd};
+	char msg[300] = "";
+	int err;
+
+	if (o->restore) {
+		err = vm__restore_file(o->restore, &cfg, ret_vm, msg, sizeof(msg));
+		if (err)
+			fprintf(stderr, "vmm run: --restore %s\n", msg);
+		return err;
 	}
+	err = vm__create(&cfg, ret_vm);
+	if (err) {
+		fprintf(stderr, "vmm run: creating the VM: %s\n", strerror(-err));
+		return err;
+	}
+	err = vm__load_elf(*ret_vm, img->data, img->size, o->cmdline, msg, sizeof(msg));
+	if (err) {
+		fprintf(stderr, "vmm run: guest '%s': %s\n", o->guest, msg[0] ? msg : strerror(-err));
+		vm__destroy(*ret_vm);
+	}
+	return err;
 }
 
 static int boot(const struct run_opts *o, const struct image *img, int serial_fd)
 {
-	struct vm_config cfg = {.mem_size = o->mem, .nr_cpus = o->cpus, .serial_fd = serial_fd};
-	struct vm_stop stop;
+	struct group_config gc = {.serial_fd = serial_fd, .clone_serial = o->clone_serial,
+				  .snapshot_to = o->snapshot_to, .verbose = o->stats};
+	struct api *api = NULL;
+	struct group *g;
 	struct vm *vm;
-	char msg[200] = "";
 	double t0 = now_ms(), boot_ms;
-	int err, status;
+	int err, status = EXIT_FAILED;
 
-	err = vm__create(&cfg, &vm);
-	if (err) {
-		fprintf(stderr, "vmm run: creating the VM: %s\n", strerror(-err));
+	if (create_vm(o, img, serial_fd, &vm))
 		return EXIT_FAILED;
-	}
-	err = vm__load_elf(vm, img->data, img->size, o->cmdline, msg, sizeof(msg));
+	boot_ms = now_ms() - t0;
+	err = group__create(&gc, vm, &g);
 	if (err) {
-		fprintf(stderr, "vmm run: guest '%s': %s\n", o->guest, msg[0] ? msg : strerror(-err));
+		fprintf(stderr, "vmm run: %s\n", strerror(-err));
 		vm__destroy(vm);
 		return EXIT_FAILED;
 	}
-	boot_ms = now_ms() - t0;
-	err = vm__start(vm);
-	if (!err)
-		err = vm__wait(vm, o->timeout_s > 0 ? (int)(o->timeout_s * 1000) : -1, &stop);
-	if (err == -ETIMEDOUT) {
-		vm__stop(vm);
-		fprintf(stderr, "vmm: guest timed out after %g s\n", o->timeout_s);
-		status = VMM_EXIT_TIMEOUT;
-	} else if (err) {
+	if (o->api) {
+		err = api__start(o->api, group__handle_request, g, &api);
+		if (err) {
+			fprintf(stderr, "vmm run: --api '%s': %s\n", o->api, err == -EEXIST ?
+				"something else is there (a live socket or another file)" :
+				strerror(-err));
+			group__destroy(g);
+			return EXIT_FAILED;
+		}
+	}
+	err = group__run(g, o->timeout_s > 0 ? (int)(o->timeout_s * 1000) : -1, &status);
+	api__stop(api);
+	if (err) {
 		fprintf(stderr, "vmm run: starting the VM: %s\n", strerror(-err));
 		status = EXIT_FAILED;
-	} else {
-		status = stop_status(&stop);
+	} else if (status == VMM_EXIT_TIMEOUT) {
+		fprintf(stderr, "vmm: guest timed out after %g s\n", o->timeout_s);
 	}
 	if (o->stats)
 		print_stats(vm, boot_ms);
-	vm__destroy(vm);
+	group__destroy(g);
 	return status;
 }
 
@@ -331,14 +270,15 @@ int cmd_run(int argc, char **argv)
 	status = parse_opts(argc, argv, &o);
 	if (status)
 		return status < 0 ? 0 : status;
-	status = load_image(o.guest, &img);
+	img = (struct image){0};
+	status = o.guest ? cmd_load_image(&run_cmd, o.guest, &img) : 0;
 	if (status)
 		return status;
 	if (o.serial) {
 		serial_fd = open(o.serial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (serial_fd < 0) {
 			fprintf(stderr, "vmm run: --serial '%s': %s\n", o.serial, strerror(errno));
-			free(img.owned);
+			cmd_image_free(&img);
 			return EXIT_FAILED;
 		}
 	}
@@ -346,6 +286,6 @@ int cmd_run(int argc, char **argv)
 	status = boot(&o, &img, serial_fd);
 	if (o.serial)
 		close(serial_fd);
-	free(img.owned);
+	cmd_image_free(&img);
 	return status;
 }

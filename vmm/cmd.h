@@ -28,5 +28,7 @@ int cmd_usage_error_in(const char *cmd, const char *usage, const char *what, con
 
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_fuzz(int argc, char **argv);
 
 #endif

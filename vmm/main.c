@@ -20,6 +20,9 @@ static void usage(FILE *out)
 		     "Commands:\n"
 		     "  run        boot a guest: vmm run --guest NAME|PATH [options] [-- ARGS]\n"
 		     "             (vmm run --help for the options)\n"
+		     "  fuzz       run inputs against a guest from its snapshot point:\n"
+		     "             vmm fuzz --guest NAME|PATH --inputs DIR [options]\n"
+		     "  ctl        send requests to a running VMM: vmm ctl SOCKET REQUEST...\n"
 		     "  bench      benchmarks: vmm bench vm [--json] [--quick]\n"
 		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
 		     "             io_uring, mapping limits, native or emulated ring 0)\n"
@@ -78,5 +81,9 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "bench"))
 		return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "fuzz"))
+		return cmd_fuzz(argc - 1, argv + 1);
 	return cmd_usage_error("unknown command", cmd);
 }

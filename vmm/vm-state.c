@@ -171,8 +171,10 @@ int vm__save_state(struct vm *vm, struct vm_state **ret_state)
 		return -ENOMEM;
 	}
 	err = save_machine(vm, st);
-	for (unsigned i = 0; !err && i < st->nr_cpus; i++)
+	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
 		err = save_vcpu(vm, vm__vcpu_fd(vm, i), &st->cpus[i]);
+		st->cpus[i].parked = vm__vcpu_parked(vm, i);
+	}
 	if (err) {
 		vm_state__free(st);
 		return err;
@@ -188,8 +190,10 @@ int vm__restore_state(struct vm *vm, const struct vm_state *st)
 	if (st->nr_cpus != vm__nr_cpus(vm))
 		return -EINVAL;
 	err = restore_machine(vm, st);
-	for (unsigned i = 0; !err && i < st->nr_cpus; i++)
+	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
 		err = restore_vcpu(vm__vcpu_fd(vm, i), &st->cpus[i]);
+		vm__set_vcpu_parked(vm, i, st->cpus[i].parked);
+	}
 	return err;
 }
 

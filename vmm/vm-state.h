@@ -32,6 +32,7 @@ struct vcpu_state {
 	struct kvm_vcpu_events events;
 	struct kvm_mp_state mp;
 	struct kvm_debugregs debugregs;
+	bool parked;		 /* the VMM's own: the vCPU parked itself (HC_PARK) */
 };
 
 struct vm_state {

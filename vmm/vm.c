@@ -26,6 +26,7 @@
 #include "abi.h"
 #include "elf-load.h"
 #include "uart.h"
+#include "vm-state.h"
 #include "vm.h"
 #include "x86-setup.h"
 
@@ -43,22 +44,29 @@ struct vcpu {
 	uint64_t exits[VM_NR_EXIT_KINDS];
 };
 
+/* A pool the VMM created, shared by a VM and its clones; the last one frees it. */
+struct pool_ref {
+	struct mm_pool *pool;
+	unsigned refs; /* atomic */
+};
+
 struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	bool irqchip;
 	struct mm_pool *pool;
-	bool own_pool;
+	struct pool_ref *pool_ref; /* NULL: the caller's pool */
 	struct mm_space *space;
 	uint8_t *mem;
 	uint64_t mem_size;
 	unsigned nr_cpus;
+	int notify_fd;
 	struct uart uart;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: */
 	struct vm_stop stop;
-	bool pause_req;
+	bool pause_req, quit;
 	unsigned nr_paused, nr_exited;
 	uint64_t start_ns, stop_ns;
 	struct vcpu vcpus[VM_MAX_CPUS];
@@ -125,8 +133,15 @@ static void vm_set_stop(struct vm *vm, const struct vm_stop *stop)
 		pthread_cond_broadcast(&vm->cond);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	if (first)
+	if (first) {
 		kick_all(vm);
+		if (vm->notify_fd >= 0) {
+			uint64_t one = 1;
+
+			if (write(vm->notify_fd, &one, sizeof(one)) < 0)
+				(void)0; /* a full eventfd has a wakeup pending anyway */
+		}
+	}
 }
 
 static void stop_with_regs(struct vcpu *c, enum vm_stop_reason reason, const char *what)
@@ -154,17 +169,21 @@ static void complete_io(struct vcpu *c)
 	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Honour pause and park requests; true when the vCPU must stop. */
+/*
+ * Honour pause, stop and park requests; true when the thread must end (the
+ * VM is being destroyed). A stopped VM keeps its vCPU threads, paused, so
+ * the controller can restore a state and let it run again (vm__rearm).
+ */
 static bool vcpu_wait_requests(struct vcpu *c)
 {
 	struct vm *vm = c->vm;
-	bool stopping;
+	bool quit;
 
 	pthread_mutex_lock(&vm->lock);
 	for (;;) {
-		if (vm->stop.reason != VM_RUNNING)
+		if (vm->quit)
 			break;
-		if (vm->pause_req) {
+		if (vm->pause_req || vm->stop.reason != VM_RUNNING) {
 			if (!c->paused) {
 				pthread_mutex_unlock(&vm->lock);
 				complete_io(c);
@@ -187,9 +206,9 @@ static bool vcpu_wait_requests(struct vcpu *c)
 		c->paused = false;
 		vm->nr_paused--;
 	}
-	stopping = vm->stop.reason != VM_RUNNING;
+	quit = vm->quit;
 	pthread_mutex_unlock(&vm->lock);
-	return stopping;
+	return quit;
 }
 
 static const char *const exception_names[32] = {
@@ -262,6 +281,27 @@ static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
 	return (int64_t)len;
 }
 
+/*
+ * A request only the controller can serve (a clone, a snapshot, the fuzzing
+ * handshake): the hypercall completes with 0 and the VM stops with
+ * VM_STOP_REQUEST; the controller may set another result before it rearms.
+ */
+static bool hcall_request(struct vcpu *c, struct kvm_regs *regs, uint64_t nr)
+{
+	struct vm_stop s = {.reason = VM_STOP_REQUEST, .cpu = c->id, .req = {
+		.nr = nr, .args = {regs->rdi, regs->rsi, regs->rdx}}};
+
+	regs->rax = 0;
+	if (ioctl(c->fd, KVM_SET_REGS, regs)) {
+		stop_error(c, -errno, "writing the hypercall result");
+		return true;
+	}
+	snprintf(s.what, sizeof(s.what), "guest request %llu on vCPU %u",
+		 (unsigned long long)nr, c->id);
+	vm_set_stop(c->vm, &s);
+	return true;
+}
+
 /* Returns true when the vCPU must stop. */
 static bool handle_hcall(struct vcpu *c, uint64_t nr)
 {
@@ -289,6 +329,11 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 	case HC_TIME_NS:
 		ret = (int64_t)now_ns();
 		break;
+	case HC_FUZZ_READY:
+	case HC_FUZZ_DONE:
+	case HC_CLONE:
+	case HC_SNAPSHOT:
+		return hcall_request(c, &regs, nr);
 	}
 	regs.rax = (uint64_t)ret;
 	if (ioctl(c->fd, KVM_SET_REGS, &regs)) {
@@ -434,7 +479,7 @@ static void *vcpu_thread(void *arg)
 				continue;
 			}
 			stop_error(c, -err, "KVM_RUN");
-			break;
+			continue;
 		}
 		if (handle_exit(c))
 			continue; /* vcpu_wait_requests sees the stop */
@@ -506,19 +551,51 @@ static int create_machine(struct vm *vm)
 	return 0;
 }
 
-static int attach_memory(struct vm *vm, const struct vm_config *cfg)
+static void pool_ref_put(struct pool_ref *ref)
+{
+	if (ref && __atomic_sub_fetch(&ref->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		mm_pool_destroy(ref->pool);
+		free(ref);
+	}
+}
+
+static int attach_pool(struct vm *vm, const struct vm_config *cfg, struct pool_ref *shared)
+{
+	struct pool_ref *ref;
+	int err;
+
+	if (shared) {
+		__atomic_add_fetch(&shared->refs, 1, __ATOMIC_RELAXED);
+		vm->pool_ref = shared;
+		vm->pool = shared->pool;
+		return 0;
+	}
+	if (cfg->pool) {
+		vm->pool = cfg->pool;
+		return 0;
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref)
+		return -ENOMEM;
+	err = mm_pool_create(NULL, &ref->pool);
+	if (err) {
+		free(ref);
+		return err;
+	}
+	ref->refs = 1;
+	vm->pool_ref = ref;
+	vm->pool = ref->pool;
+	return 0;
+}
+
+static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool_ref *shared)
 {
 	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0};
 	int err;
 
-	if (cfg->pool) {
-		vm->pool = cfg->pool;
-	} else {
-		err = mm_pool_create(NULL, &vm->pool);
-		if (err)
-			return err;
-		vm->own_pool = true;
-	}
+	err = attach_pool(vm, cfg, shared);
+	if (err)
+		return err;
 	if (cfg->space) {
 		vm->space = cfg->space;
 	} else {
@@ -538,7 +615,7 @@ static int attach_memory(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
-int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
+static int vm_create(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_condattr_t ca;
@@ -559,6 +636,7 @@ int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 	}
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->nr_cpus = cfg->nr_cpus;
+	vm->notify_fd = cfg->notify_fd > 0 ? cfg->notify_fd : -1;
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -569,7 +647,7 @@ int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 	uart__init(&vm->uart, cfg->serial_fd);
 	err = create_machine(vm);
 	if (!err)
-		err = attach_memory(vm, cfg);
+		err = attach_memory(vm, cfg, shared);
 	else if (cfg->space)
 		vm->space = cfg->space; /* owned from now on, even on failure */
 	for (unsigned i = 0; !err && i < vm->nr_cpus; i++)
@@ -580,6 +658,11 @@ int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 	}
 	*ret_vm = vm;
 	return 0;
+}
+
+int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
+{
+	return vm_create(cfg, NULL, ret_vm);
 }
 
 static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
@@ -734,6 +817,14 @@ int vm__pause(struct vm *vm)
 	return 0;
 }
 
+void vm__rearm(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	memset(&vm->stop, 0, sizeof(vm->stop));
+	vm->stop_ns = 0;
+	pthread_mutex_unlock(&vm->lock);
+}
+
 int vm__resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -749,7 +840,11 @@ void vm__destroy(struct vm *vm)
 		return;
 	if (nr_started(vm)) {
 		vm__stop(vm);
-		vm__resume(vm);
+		pthread_mutex_lock(&vm->lock);
+		vm->quit = true;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+		kick_all(vm);
 		for (unsigned i = 0; i < vm->nr_cpus; i++)
 			if (vm->vcpus[i].started)
 				pthread_join(vm->vcpus[i].thread, NULL);
@@ -767,11 +862,159 @@ void vm__destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->space)
 		mm_space_destroy(vm->space);
-	if (vm->own_pool)
-		mm_pool_destroy(vm->pool);
+	pool_ref_put(vm->pool_ref);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
+}
+
+bool vm__pause_if_running(struct vm *vm)
+{
+	bool running;
+
+	pthread_mutex_lock(&vm->lock);
+	running = !vm->pause_req && vm->stop.reason == VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	vm__pause(vm);
+	return running;
+}
+
+struct vm_capture {
+	struct vm *parent;
+	struct pool_ref *pool_ref;	/* held: the spaces live in its pool */
+	struct vm_state *state;
+	unsigned count;
+	struct mm_space *spaces[];	/* NULL once spawned */
+};
+
+void vm_capture__free(struct vm_capture *cap)
+{
+	if (!cap)
+		return;
+	for (unsigned i = 0; i < cap->count; i++)
+		mm_space_destroy(cap->spaces[i]);
+	vm_state__free(cap->state);
+	pool_ref_put(cap->pool_ref);
+	free(cap);
+}
+
+int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
+		struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
+{
+	struct vm_capture *cap;
+	uint64_t t0 = now_ns();
+	bool resume;
+	int err;
+
+	if (!count || count > VM_MAX_CLONES)
+		return -EINVAL;
+	cap = calloc(1, sizeof(*cap) + count * sizeof(cap->spaces[0]));
+	if (!cap)
+		return -ENOMEM;
+	cap->parent = parent;
+	cap->count = count;
+	cap->pool_ref = parent->pool_ref;
+	if (cap->pool_ref)
+		__atomic_add_fetch(&cap->pool_ref->refs, 1, __ATOMIC_RELAXED);
+	resume = vm__pause_if_running(parent);
+	err = vm__save_state(parent, &cap->state);
+	for (unsigned i = 0; !err && i < count; i++)
+		err = mm_space_clone(parent->space, mm_flags, &cap->spaces[i]);
+	if (resume)
+		vm__resume(parent);
+	if (err) {
+		vm_capture__free(cap);
+		return err;
+	}
+	if (ret_pause_ns)
+		*ret_pause_ns = now_ns() - t0;
+	*ret_cap = cap;
+	return 0;
+}
+
+int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_config *cfg,
+		      struct vm **ret_child)
+{
+	struct vm_config ccfg = {.nr_cpus = cap->parent->nr_cpus, .serial_fd = cfg->serial_fd,
+				 .notify_fd = cap->parent->notify_fd};
+	struct vm *child;
+	int err;
+
+	if (i >= cap->count || !cap->spaces[i])
+		return -EINVAL;
+	ccfg.space = cap->spaces[i];
+	cap->spaces[i] = NULL; /* the child owns it from here, also on failure */
+	ccfg.pool = cap->parent->pool;
+	err = vm_create(&ccfg, cap->pool_ref, &child);
+	if (err)
+		return err;
+	err = vm__restore_state(child, cap->state);
+	if (err) {
+		vm__destroy(child);
+		return err;
+	}
+	if (cfg->tag)
+		uart__set_tag(&child->uart, cfg->tag);
+	*ret_child = child;
+	return 0;
+}
+
+const struct vm_state *vm_capture__state(const struct vm_capture *cap)
+{
+	return cap->state;
+}
+
+int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **ret_child,
+	      uint64_t *ret_pause_ns)
+{
+	struct vm_capture *cap;
+	int err;
+
+	err = vm__capture(parent, 1, cfg->mm_flags, &cap, ret_pause_ns);
+	if (err)
+		return err;
+	err = vm__capture_spawn(cap, 0, cfg, ret_child);
+	vm_capture__free(cap);
+	return err;
+}
+
+int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value)
+{
+	struct kvm_regs regs;
+	int fd = vm__vcpu_fd(vm, cpu);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, KVM_GET_REGS, &regs))
+		return -errno;
+	regs.rax = (uint64_t)value;
+	return ioctl(fd, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
+void vm__set_notify_fd(struct vm *vm, int fd)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->notify_fd = fd;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool vm__vcpu_parked(struct vm *vm, unsigned cpu)
+{
+	bool parked;
+
+	pthread_mutex_lock(&vm->lock);
+	parked = cpu < vm->nr_cpus && vm->vcpus[cpu].parked;
+	pthread_mutex_unlock(&vm->lock);
+	return parked;
+}
+
+void vm__set_vcpu_parked(struct vm *vm, unsigned cpu, bool parked)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (cpu < vm->nr_cpus)
+		vm->vcpus[cpu].parked = parked;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct mm_space *vm__space(struct vm *vm)

@@ -32,6 +32,8 @@ struct vm_config {
 	struct mm_space *space;	/* guest memory to adopt: the VM owns it from the
 				   call on, also when vm__create fails; NULL: a
 				   new zero-filled space of mem_size */
+	int notify_fd;		/* > 0: an eventfd the VM signals when it stops
+				   (not owned); 0 or -1: none */
 };
 
 enum vm_stop_reason {
@@ -42,12 +44,20 @@ enum vm_stop_reason {
 	VM_STOP_UNHANDLED,     /* an exit the VMM cannot handle */
 	VM_STOP_ERROR,	       /* a host error (err) */
 	VM_STOP_REQUESTED,     /* vm__stop() */
+	VM_STOP_REQUEST,       /* the guest asks the controller for something (req) */
+};
+
+/* A guest request: hypercall number and its arguments (rdi, rsi, rdx). */
+struct vm_request {
+	uint64_t nr;
+	uint64_t args[3];
 };
 
 struct vm_stop {
 	enum vm_stop_reason reason;
 	int status;		/* VM_STOP_EXIT: the guest's status */
 	int err;		/* VM_STOP_ERROR: -errno */
+	struct vm_request req;	/* VM_STOP_REQUEST */
 	unsigned cpu;		/* the vCPU that stopped the VM */
 	char what[200];		/* one line, for the user */
 	bool have_regs;		/* regs/sregs hold the vCPU at the stop */
@@ -80,13 +90,69 @@ void vm__destroy(struct vm *vm);
 int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdline,
 		 char *ret_msg, size_t msg_len);
 
+struct vm_clone_config {
+	int serial_fd;		/* the clone's console; -1 discards it */
+	const char *tag;	/* NULL, or a prefix for each line of its console */
+	unsigned mm_flags;	/* mm_space_clone flags (MM_CLONE_RESETTABLE) */
+};
+
+#define VM_MAX_CLONES 1024 /* clones one capture makes */
+
+struct vm_capture;
+struct vm_state;
+
+/*
+ * Capture @parent for @count clones, running or not: pause it (unless
+ * paused or stopped), save its vCPU and irqchip state, clone its memory
+ * @count times (mm_space_clone with @mm_flags), resume it. @ret_pause_ns
+ * (may be NULL) gets how long the parent was held. The children are built
+ * afterwards, while the parent runs: vm__capture_spawn builds clone @i - a
+ * new KVM VM in the parent's pool with the captured state, not started
+ * (vm__start it), signalling the parent's notify_fd. @parent must outlive
+ * the capture; vm_capture__free drops the clones not spawned.
+ */
+int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
+		struct vm_capture **ret_cap, uint64_t *ret_pause_ns);
+int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_config *cfg,
+		      struct vm **ret_child);
+const struct vm_state *vm_capture__state(const struct vm_capture *cap);
+void vm_capture__free(struct vm_capture *cap); /* NULL: no-op */
+
+/*
+ * One clone: vm__capture, vm__capture_spawn, vm_capture__free. Clone @parent, running or not: pause it (unless paused or stopped),
+ * capture its vCPU and irqchip state, clone its memory copy-on-write, resume
+ * it, then build the child - a new KVM VM sharing the parent's pool, with
+ * the captured state, not started (vm__start it). @ret_pause_ns (may be
+ * NULL) gets how long the parent was held.
+ */
+int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **ret_child,
+	      uint64_t *ret_pause_ns);
+
 int vm__start(struct vm *vm);
 /* Wait for the VM to stop, at most @timeout_ms (< 0: forever): 0 or -ETIMEDOUT. */
 int vm__wait(struct vm *vm, int timeout_ms, struct vm_stop *ret_stop);
 /* Ask the vCPUs to stop (VM_STOP_REQUESTED unless already stopped). */
 void vm__stop(struct vm *vm);
+/*
+ * Pause every vCPU: returns when each is out of KVM_RUN with its pending I/O
+ * done (also for a stopped VM, whose vCPUs wait, paused, until destroy).
+ */
 int vm__pause(struct vm *vm);
+/* vm__pause unless paused or stopped already; true if this call paused it. */
+bool vm__pause_if_running(struct vm *vm);
 int vm__resume(struct vm *vm);
+/* Signal eventfd @fd (not owned; -1: none) when the VM stops. */
+void vm__set_notify_fd(struct vm *vm, int fd);
+/*
+ * Clear the stop so the VM can run again (after the controller served a
+ * request or restored a state); call it while paused, then vm__resume.
+ */
+void vm__rearm(struct vm *vm);
+/* Set the result (rax) of the hypercall that vCPU @cpu stopped in; paused. */
+int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value);
+/* Whether vCPU @cpu parked itself (HC_PARK); state a clone or snapshot keeps. */
+bool vm__vcpu_parked(struct vm *vm, unsigned cpu);
+void vm__set_vcpu_parked(struct vm *vm, unsigned cpu, bool parked);
 
 struct mm_space *vm__space(struct vm *vm);
 struct mm_pool *vm__pool(struct vm *vm);

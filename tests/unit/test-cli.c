@@ -123,7 +123,7 @@ static void test_run_usage_errors(void **state)
 	static const struct {
 		const char *args, *msg;
 	} cases[] = {
-		{"run", "--guest is required"},
+		{"run", "--guest (or --restore) is required"},
 		{"run --guest", "option needs a value '--guest'"},
 		{"run --guest hello --mem 0", "--mem: size is zero '0'"},
 		{"run --guest hello --mem 64X", "--mem: not a size '64X'"},

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd-opts.c: option parsing and guest-image loading shared by the vmm
+ * commands that boot a guest (run, fuzz). Every error is reported once, in
+ * the calling command's name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "builtin-guests.h"
+#include "cmd-opts.h"
+#include "size.h"
+#include "vm.h"
+
+#define MIN_MEM (8ULL << 20)
+#define MAX_IMAGE (256ULL << 20)
+
+static int usage_error(const struct cmd_ctx *cmd, const char *what, const char *arg)
+{
+	return cmd_usage_error_in(cmd->name, cmd->usage, what, arg);
+}
+
+int cmd_parse_mem(const struct cmd_ctx *cmd, const char *arg, uint64_t *ret)
+{
+	uint64_t v;
+	int err = size__parse(arg, &v);
+
+	if (err)
+		return usage_error(cmd, "--mem: not a size", arg);
+	if (v == 0)
+		return usage_error(cmd, "--mem: size is zero", arg);
+	if (v < MIN_MEM)
+		return usage_error(cmd, "--mem: less than the 8M minimum", arg);
+	if (v > ABI_MEM_MAX)
+		return usage_error(cmd, "--mem: more than the 3G maximum", arg);
+	if (v % (2ULL << 20))
+		return usage_error(cmd, "--mem: not a multiple of 2M", arg);
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (pages > 0 && psz > 0 && v > (uint64_t)pages * (uint64_t)psz)
+		return usage_error(cmd, "--mem: more than this host's memory", arg);
+	*ret = v;
+	return 0;
+}
+
+int cmd_parse_cpus(const struct cmd_ctx *cmd, const char *arg, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > VM_MAX_CPUS)
+		return usage_error(cmd, "--cpus: not a vCPU count from 1 to 64", arg);
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* A built-in guest by name, else an ELF file read whole. 0 or EXIT_FAILED. */
+int cmd_load_image(const struct cmd_ctx *cmd, const char *name, struct image *img)
+{
+	struct stat st;
+	int fd;
+
+	*img = (struct image){0};
+	for (const struct builtin_guest *g = builtin_guests; g->name; g++) {
+		if (!strcmp(g->name, name)) {
+			img->data = g->data;
+			img->size = g->size;
+			return 0;
+		}
+	}
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: guest '%s': %s (built-in guests:", cmd->name, name,
+			errno == ENOENT ? "no such built-in guest or file" : strerror(errno));
+		for (const struct builtin_guest *g = builtin_guests; g->name; g++)
+			fprintf(stderr, " %s", g->name);
+		fprintf(stderr, ")\n");
+		return EXIT_FAILED;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE) {
+		fprintf(stderr, "%s: guest '%s': not a regular file of at most 256 MiB\n",
+			cmd->name, name);
+		close(fd);
+		return EXIT_FAILED;
+	}
+	img->owned = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+
+	while (img->owned && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, (char *)img->owned + got, (size_t)st.st_size - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!img->owned || got != (size_t)st.st_size) {
+		fprintf(stderr, "%s: guest '%s': could not read it\n", cmd->name, name);
+		free(img->owned);
+		img->owned = NULL;
+		return EXIT_FAILED;
+	}
+	img->data = img->owned;
+	img->size = got;
+	return 0;
+}
+
+void cmd_image_free(struct image *img)
+{
+	free(img->owned);
+	img->owned = NULL;
+}

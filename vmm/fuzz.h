@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz: run inputs against a guest from a snapshot point, resetting the
+ * guest to that point after each one.
+ *
+ * The guest boots and names its input buffer with HC_FUZZ_READY (gpa,
+ * max_len). That is the snapshot point: the VM is cloned there with
+ * MM_CLONE_RESETTABLE and its vCPU and irqchip state kept. Each input is
+ * written at gpa in the clone, the hypercall returns its length, and the
+ * clone runs until HC_FUZZ_DONE, a crash, an exit, or the time budget (then
+ * the VMM kicks the vCPUs). Then the clone is reset: mm puts back the pages
+ * the run dirtied (cost proportional to them) and the vCPU/irqchip state is
+ * restored, so every input starts from exactly the snapshot. The parent VM
+ * stays paused at the snapshot point; its frames are the clone's origin.
+ */
+#ifndef VMM_FUZZ_H
+#define VMM_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm.h"
+
+struct fuzz_config {
+	uint64_t mem_size;
+	unsigned nr_cpus;
+	int serial_fd;		/* the guest's console; -1 discards it */
+	const void *image;	/* the guest ELF */
+	size_t image_size;
+	const char *cmdline;
+	int ready_timeout_ms;	/* to reach HC_FUZZ_READY; <= 0: 10 s */
+};
+
+enum fuzz_outcome {
+	FUZZ_DONE,	/* HC_FUZZ_DONE */
+	FUZZ_CRASH,	/* exception, triple fault or unhandled exit */
+	FUZZ_TIMEOUT,	/* over the time budget */
+	FUZZ_EXIT,	/* the guest exited instead of reporting done */
+};
+
+struct fuzz_result {
+	enum fuzz_outcome outcome;
+	struct vm_stop stop;	/* FUZZ_CRASH, FUZZ_EXIT: why */
+	uint64_t done_value;	/* FUZZ_DONE: the guest's argument */
+	uint64_t dirtied;	/* pages the run dirtied (restored by the reset) */
+	uint64_t run_ns;	/* input written to the VM paused again */
+	uint64_t reset_ns;	/* memory reset + state restore */
+};
+
+struct fuzz;
+
+/* Boot the guest to its snapshot point; on failure @ret_msg says why. */
+int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *ret_msg,
+		 size_t msg_len);
+void fuzz__destroy(struct fuzz *f); /* NULL: no-op */
+
+/*
+ * Run one input (at most fuzz__input_max bytes, else -E2BIG) for at most
+ * @timeout_ms (> 0), then reset to the snapshot point. 0 whatever the guest
+ * did (see @ret_result); -errno if the VMM failed, and then the fuzz
+ * instance cannot run further inputs.
+ */
+int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
+	      struct fuzz_result *ret_result);
+
+uint64_t fuzz__input_max(const struct fuzz *f);
+uint64_t fuzz__input_gpa(const struct fuzz *f);
+struct vm *fuzz__vm(struct fuzz *f);	 /* the clone the inputs run in */
+struct vm *fuzz__parent(struct fuzz *f); /* paused at the snapshot point */
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * snapshot.c: live snapshot to a file and restore (see snapshot.h).
+ *
+ * Invariants:
+ * - Between begin and finish/abort the space has an active mm snapshot
+ *   whose hook writes each page to the file exactly once: from the fault
+ *   thread before a guest write lands, or from the saver's walk.
+ * - The file appears at its path only when complete (snapfile__commit).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "snapfile.h"
+#include "snapshot.h"
+#include "vm-state.h"
+
+struct vm_snapshot {
+	struct vm *vm;
+	struct snapfile_writer *w;
+	struct vm_state *state;
+	const char *path;
+	uint64_t t0, pause_ns;
+	int err;		/* first page-write error (under the pool lock) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* mm's snapshot hook: under the pool lock, from any thread. */
+static void save_page(void *arg, uint64_t gfn, const void *old)
+{
+	struct vm_snapshot *s = arg;
+	int err = snapfile__write_page(s->w, gfn, old);
+
+	if (err && !s->err)
+		s->err = err;
+}
+
+int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret_snap,
+		       char *ret_msg, size_t msg_len)
+{
+	struct vm_snapshot *s = calloc(1, sizeof(*s));
+	struct mm_space *space = vm__space(vm);
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->vm = vm;
+	s->path = path;
+	s->t0 = now_ns();
+	err = snapfile__create(path, mm_space_size(space), vm__nr_cpus(vm), &s->w);
+	if (err) {
+		snprintf(ret_msg, msg_len, "%s: cannot create the snapshot file: %s", path,
+			 strerror(-err));
+		free(s);
+		return err;
+	}
+	err = vm__save_state(vm, &s->state);
+	if (!err)
+		err = mm_space_snapshot_begin(space, save_page, s);
+	if (err) {
+		snprintf(ret_msg, msg_len, "%s: %s: %s", path, s->state ?
+			 "write-protecting guest memory" : "saving the vCPU state", strerror(-err));
+		vm_snapshot__abort(s);
+		return err;
+	}
+	s->pause_ns = now_ns() - s->t0;
+	*ret_snap = s;
+	return 0;
+}
+
+int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_stats,
+			char *ret_msg, size_t msg_len)
+{
+	struct mm_space *space = vm__space(s->vm);
+	uint64_t npages = mm_space_size(space) / MM_PAGE_SIZE;
+	int err = 0;
+
+	for (uint64_t g = 0; g < npages && !err; g++) {
+		int ret = mm_space_snapshot_page(space, g);
+
+		err = ret < 0 ? ret : 0;
+	}
+	mm_space_snapshot_end(space);
+	if (!err)
+		err = s->err;
+	if (err) {
+		snprintf(ret_msg, msg_len, "%s: saving guest memory: %s", s->path, strerror(-err));
+		snapfile__abort(s->w);
+	} else {
+		err = snapfile__commit(s->w, s->state);
+		if (err)
+			snprintf(ret_msg, msg_len, "%s: writing the snapshot file: %s", s->path,
+				 strerror(-err));
+	}
+	if (!err && ret_stats)
+		*ret_stats = (struct vm_snapshot_stats){.pause_ns = s->pause_ns,
+			.save_ns = now_ns() - s->t0, .mem_bytes = npages * MM_PAGE_SIZE};
+	vm_state__free(s->state);
+	free(s);
+	return err;
+}
+
+void vm_snapshot__abort(struct vm_snapshot *s)
+{
+	if (!s)
+		return;
+	if (s->state)
+		mm_space_snapshot_end(vm__space(s->vm)); /* -EINVAL if never begun */
+	snapfile__abort(s->w);
+	vm_state__free(s->state);
+	free(s);
+}
+
+int vm__restore_file(const char *path, const struct vm_config *cfg, struct vm **ret_vm,
+		     char *ret_msg, size_t msg_len)
+{
+	struct vm_config vc = *cfg;
+	struct snapfile *sf;
+	struct vm *vm;
+	int err;
+
+	err = snapfile__open(path, &sf, ret_msg, msg_len);
+	if (err)
+		return err;
+	vc.mem_size = snapfile__mem_size(sf);
+	vc.nr_cpus = snapfile__nr_cpus(sf);
+	vc.space = NULL;
+	err = vm__create(&vc, &vm);
+	if (err) {
+		snprintf(ret_msg, msg_len, "%s: creating a VM of %llu MiB and %u vCPUs: %s", path,
+			 (unsigned long long)(vc.mem_size >> 20), vc.nr_cpus, strerror(-err));
+		snapfile__close(sf);
+		return err;
+	}
+	err = snapfile__load_memory(sf, mm_space_hva(vm__space(vm)), ret_msg, msg_len);
+	if (!err) {
+		err = vm__restore_state(vm, snapfile__state(sf));
+		if (err)
+			snprintf(ret_msg, msg_len, "%s: KVM refused the saved vCPU state: %s", path,
+				 strerror(-err));
+	}
+	snapfile__close(sf);
+	if (err) {
+		vm__destroy(vm);
+		return err;
+	}
+	*ret_vm = vm;
+	return 0;
+}
