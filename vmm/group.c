@@ -507,6 +507,26 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 	return 0;
 }
 
+unsigned group__nr_vms(struct group *g)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&g->lock);
+	n = g->n;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
+
+struct vm *group__vm(struct group *g, unsigned id)
+{
+	struct member *m;
+
+	pthread_mutex_lock(&g->lock);
+	m = find(g, id);
+	pthread_mutex_unlock(&g->lock);
+	return m ? m->vm : NULL;
+}
+
 /* Control requests ------------------------------------------------------ */
 
 /* Reject keys a request does not take; @keys is NULL-terminated. */

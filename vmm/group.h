@@ -54,6 +54,10 @@ void group__quit(struct group *g);
 int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags,
 		 unsigned *ret_ids, struct group_clone_times *ret_times);
 
+/* VMs so far, and VM @id (NULL if none); valid until group__destroy. */
+unsigned group__nr_vms(struct group *g);
+struct vm *group__vm(struct group *g, unsigned id);
+
 /* The control socket's request handler (api_handler_fn); @arg is the group. */
 int group__handle_request(void *arg, const struct json_obj *req, struct json_out *reply);
 

@@ -468,6 +468,12 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
 	struct vm *vm = c->vm;
+	sigset_t kick_set;
+
+	/* Whatever mask the starting thread had (the control socket's blocks all). */
+	sigemptyset(&kick_set);
+	sigaddset(&kick_set, SIG_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &kick_set, NULL);
 
 	while (!vcpu_wait_requests(c)) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-clone: live clones and fuzzing resets under real KVM (suite
+ * integration).
+ *
+ * - A clone of a running guest holds the parent's memory and registers of
+ *   the clone point, and nothing the parent does after it.
+ * - Clones made at the guest's request (cloner) write different patterns
+ *   and never see each other's writes: checked inside each guest and from
+ *   the host through each VM's mm space; clones of clones too.
+ * - The fuzzing loop: every input starts from the snapshot point exactly
+ *   (whole-memory checksum and registers equal to the snapshot's after each
+ *   reset); the planted crash is found, a near miss is not, a hang times out.
+ * - A VM started from a thread that blocks every signal can still be paused
+ *   (the control socket's thread is such a thread).
+ *
+ * Without /dev/kvm the whole file exits 77 (skipped) and says so.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "abi.h"
+#include "builtin-guests.h"
+#include "fuzz.h"
+#include "group.h"
+#include "memwrite.h"
+#include "vm-state.h"
+#include "vm.h"
+
+#define MEM (32ULL << 20)
+#define WATCHDOG_MS 20000
+
+static const struct builtin_guest *guest_image(const char *name)
+{
+	for (const struct builtin_guest *g = builtin_guests; g->name; g++)
+		if (!strcmp(g->name, name))
+			return g;
+	fail_msg("no built-in guest %s", name);
+	return NULL;
+}
+
+static struct vm *boot(const char *name, const char *args, int serial_fd)
+{
+	const struct builtin_guest *img = guest_image(name);
+	struct vm_config cfg = {.mem_size = MEM, .nr_cpus = 1, .serial_fd = serial_fd};
+	char msg[200] = "";
+	struct vm *vm;
+
+	assert_int_equal(vm__create(&cfg, &vm), 0);
+	if (vm__load_elf(vm, img->data, img->size, args, msg, sizeof(msg)))
+		fail_msg("load %s: %s", name, msg);
+	return vm;
+}
+
+/* FNV-1a over all of guest memory, read through the host mapping. */
+static uint64_t mem_checksum(struct vm *vm)
+{
+	const uint64_t *p = mm_space_hva(vm__space(vm));
+	uint64_t n = mm_space_size(vm__space(vm)) / 8, h = 0xcbf29ce484222325ULL;
+
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void assert_same_regs(const struct vm_state *a, const struct vm_state *b)
+{
+	assert_int_equal(a->nr_cpus, b->nr_cpus);
+	for (unsigned i = 0; i < a->nr_cpus; i++) {
+		assert_memory_equal(&a->cpus[i].regs, &b->cpus[i].regs, sizeof(a->cpus[i].regs));
+		assert_int_equal(a->cpus[i].sregs.cr3, b->cpus[i].sregs.cr3);
+		assert_int_equal(a->cpus[i].sregs.cs.selector, b->cpus[i].sregs.cs.selector);
+		assert_int_equal(a->cpus[i].sregs.efer, b->cpus[i].sregs.efer);
+		assert_memory_equal(a->cpus[i].xsave, b->cpus[i].xsave, 512); /* FPU/SSE */
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Clone point: the child has the parent's memory and registers, not later writes. */
+static void test_clone_point(void **state)
+{
+	struct vm_clone_config cc = {.serial_fd = -1};
+	struct vm_state *at_clone, *child_state;
+	struct vm_capture *cap;
+	struct vm *parent = boot("spin", "4000000000", -1), *child;
+	uint64_t sum;
+
+	(void)state;
+	assert_int_equal(vm__start(parent), 0);
+	sleep_ms(30);
+	vm__pause(parent);
+	sum = mem_checksum(parent);
+	assert_int_equal(vm__save_state(parent, &at_clone), 0);
+	/* Paused by us: the capture must leave it paused. */
+	assert_int_equal(vm__capture(parent, 1, 0, &cap, NULL), 0);
+	assert_int_equal(vm__capture_spawn(cap, 0, &cc, &child), 0);
+	vm_capture__free(cap);
+	assert_int_equal(mem_checksum(child), sum);
+	assert_int_equal(vm__save_state(child, &child_state), 0);
+	assert_same_regs(at_clone, child_state);
+	vm_state__free(child_state);
+
+	/* The parent runs on: its spin loop rewrites memory and registers. */
+	vm__resume(parent);
+	sleep_ms(50);
+	vm__pause(parent);
+	assert_int_not_equal(mem_checksum(parent), sum);
+	assert_int_equal(mem_checksum(child), sum);
+	assert_int_equal(vm__save_state(child, &child_state), 0);
+	assert_same_regs(at_clone, child_state);
+
+	/* And the child runs on from the clone point. */
+	assert_int_equal(vm__start(child), 0);
+	sleep_ms(30);
+	vm__pause(child);
+	assert_int_not_equal(mem_checksum(child), sum);
+	vm_state__free(child_state);
+	vm_state__free(at_clone);
+	vm__destroy(child);
+	vm__destroy(parent);
+}
+
+/* cloner's pattern checks, from the host, for each VM of the group. */
+static void assert_pattern(struct vm *vm, uint64_t seed, uint64_t mib)
+{
+	const uint8_t *mem = mm_space_hva(vm__space(vm));
+
+	for (uint64_t a = MEMWRITE_BASE; a < MEMWRITE_BASE + (mib << 20); a += 8)
+		if (*(const uint64_t *)(mem + a) != memwrite_word(seed, a))
+			fail_msg("seed %llu: word at 0x%llx differs", (unsigned long long)seed,
+				 (unsigned long long)a);
+}
+
+static void run_cloner(const char *args, unsigned nr_vms)
+{
+	int serial = memfd_create("serial", MFD_CLOEXEC);
+	struct group_config gc = {.serial_fd = serial};
+	struct group *g;
+	char out[4096] = "", line[64];
+	int status = -1;
+	ssize_t n;
+
+	assert_true(serial >= 0);
+	assert_int_equal(group__create(&gc, boot("cloner", args, serial), &g), 0);
+	assert_int_equal(group__run(g, WATCHDOG_MS, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(group__nr_vms(g), nr_vms);
+	assert_pattern(group__vm(g, 0), 2, 4);
+	for (unsigned i = 1; i < nr_vms; i++)
+		assert_pattern(group__vm(g, i), 100 + i, 4);
+	group__destroy(g); /* flushes the consoles */
+	n = pread(serial, out, sizeof(out) - 1, 0);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "cloner: parent 0 ok seed 2"));
+	for (unsigned i = 1; i < nr_vms; i++) {
+		snprintf(line, sizeof(line), "[clone %u] cloner: clone %u ok seed %u", i, i, 100 + i);
+		if (!strstr(out, line))
+			fail_msg("missing \"%s\" in:\n%s", line, out);
+	}
+	close(serial);
+}
+
+static void test_clones_isolated(void **state)
+{
+	(void)state;
+	run_cloner("4 4", 5);
+}
+
+static void test_clones_of_clones(void **state)
+{
+	(void)state;
+	run_cloner("4 2 nested", 4); /* clone 1 makes clone 3 */
+}
+
+struct fuzz_case {
+	const char *name;
+	const char *data;
+	size_t len;
+	enum fuzz_outcome outcome;
+	uint64_t min_dirtied;
+};
+
+static void test_fuzz_resets_exactly(void **state)
+{
+	static const struct fuzz_case cases[] = {
+		{"write", "W\x05\x02hello", 9, FUZZ_DONE, 1},
+		{"dirty 300", "D\x02\x2c\x01", 4, FUZZ_DONE, 300},
+		{"near miss", "C\x04" "BUG?", 6, FUZZ_DONE, 0},
+		{"crash", "W\x02\x01x" "C\x04" "BUG!", 10, FUZZ_CRASH, 0},
+		{"hang", "D\x02\x05\x00H\x00", 6, FUZZ_TIMEOUT, 0},
+		{"empty", "", 0, FUZZ_DONE, 0},
+		{"dirty again", "D\x02\x2c\x01", 4, FUZZ_DONE, 300},
+	};
+	const struct builtin_guest *img = guest_image("fuzzme");
+	struct fuzz_config cfg = {.mem_size = MEM, .nr_cpus = 2, .serial_fd = -1,
+				  .image = img->data, .image_size = img->size, .cmdline = ""};
+	struct vm_state *snap, *now;
+	struct fuzz *f;
+	char msg[256];
+	uint64_t sum;
+
+	(void)state;
+	if (fuzz__create(&cfg, &f, msg, sizeof(msg)))
+		fail_msg("fuzz__create: %s", msg);
+	/* The parent stays paused at the snapshot point: that is the reference. */
+	sum = mem_checksum(fuzz__parent(f));
+	assert_int_equal(vm__save_state(fuzz__vm(f), &snap), 0);
+	assert_int_equal(mem_checksum(fuzz__vm(f)), sum);
+	for (unsigned round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const struct fuzz_case *c = &cases[i];
+			struct fuzz_result r;
+
+			assert_int_equal(fuzz__run(f, c->data, c->len, 300, &r), 0);
+			if (r.outcome != c->outcome)
+				fail_msg("input %s: outcome %d, expected %d (%s)", c->name,
+					 r.outcome, c->outcome, r.stop.what);
+			if (r.dirtied < c->min_dirtied)
+				fail_msg("input %s: %llu pages dirtied, expected >= %llu", c->name,
+					 (unsigned long long)r.dirtied,
+					 (unsigned long long)c->min_dirtied);
+			if (c->outcome == FUZZ_CRASH)
+				assert_non_null(strstr(r.stop.what, "#PF"));
+			/* Back at the snapshot point, exactly. */
+			assert_int_equal(mem_checksum(fuzz__vm(f)), sum);
+			assert_int_equal(vm__save_state(fuzz__vm(f), &now), 0);
+			assert_same_regs(snap, now);
+			vm_state__free(now);
+		}
+	}
+	assert_int_equal(mem_checksum(fuzz__parent(f)), sum);
+	vm_state__free(snap);
+	fuzz__destroy(f);
+}
+
+static void *start_blocked(void *arg)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	return (void *)(intptr_t)vm__start(arg);
+}
+
+static void *pause_watchdog(void *arg)
+{
+	sleep_ms(WATCHDOG_MS);
+	if (!__atomic_load_n((bool *)arg, __ATOMIC_SEQ_CST)) {
+		fprintf(stderr, "vm__pause of a VM started with signals blocked hung\n");
+		abort();
+	}
+	return NULL;
+}
+
+static void test_pause_from_blocked_thread(void **state)
+{
+	struct vm *vm = boot("spin", "4000000000", -1);
+	pthread_t t, wd;
+	bool done = false;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, start_blocked, vm), 0);
+	pthread_join(t, &ret);
+	assert_int_equal((intptr_t)ret, 0);
+	assert_int_equal(pthread_create(&wd, NULL, pause_watchdog, &done), 0);
+	pthread_detach(wd);
+	sleep_ms(20);
+	for (int i = 0; i < 20; i++) {
+		vm__pause(vm);
+		vm__resume(vm);
+	}
+	__atomic_store_n(&done, true, __ATOMIC_SEQ_CST);
+	vm__destroy(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clone_point),
+		cmocka_unit_test(test_clones_isolated),
+		cmocka_unit_test(test_clones_of_clones),
+		cmocka_unit_test(test_fuzz_resets_exactly),
+		cmocka_unit_test(test_pause_from_blocked_thread),
+	};
+
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		fprintf(stderr, "test-clone: SKIPPED: /dev/kvm is not usable here (%s); these tests "
+			"need real KVM\n", strerror(errno));
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
