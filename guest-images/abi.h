@@ -28,6 +28,36 @@
 #define ABI_CRASH_MMIO (ABI_MMIO_BASE + 0x3000) /* the VMM's exception stubs */
 #define ABI_MMIO_SIZE 0x4000ULL
 
+/*
+ * More devices (virtio-mmio, the DMA test device): one 4 KiB MMIO window
+ * each, from ABI_DEV_MMIO_BASE on, listed for the guest in a table the VMM
+ * writes at ABI_DEVTAB_GPA before boot: struct abi_devtab (magic, count)
+ * followed by count struct abi_dev entries, in the order they were added.
+ */
+#define ABI_DEV_MMIO_BASE (ABI_MMIO_BASE + 0x10000)
+#define ABI_DEV_WINDOW 0x1000ULL
+#define ABI_DEV_MAX 16
+#define ABI_DEVTAB_GPA 0xe000ULL
+#define ABI_DEVTAB_MAGIC 0x56454456u /* "VDEV" */
+#define ABI_DEV_VIRTIO 1	/* virtio-mmio transport, virtio 1.x */
+#define ABI_DEV_DMA_TEST 2	/* the DMA test device */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct abi_devtab {
+	uint32_t magic;		/* ABI_DEVTAB_MAGIC */
+	uint32_t count;		/* entries that follow, at most ABI_DEV_MAX */
+};
+
+struct abi_dev {
+	uint32_t type;		/* ABI_DEV_* */
+	uint32_t subtype;	/* virtio: the device ID (2 = block); else 0 */
+	uint64_t base;		/* guest-physical MMIO window */
+	uint64_t size;
+};
+#endif
+
 /* The same devices as port I/O, for hosts that let ring 3 do port I/O. */
 #define ABI_UART_PORT 0x3f8
 #define ABI_EXIT_PORT 0xf4

@@ -44,6 +44,12 @@ struct vcpu {
 	uint64_t exits[VM_NR_EXIT_KINDS];
 };
 
+struct device {
+	struct abi_dev desc;
+	const struct vm_device_ops *ops;
+	void *dev;
+};
+
 /* A pool the VMM created, shared by a VM and its clones; the last one frees it. */
 struct pool_ref {
 	struct mm_pool *pool;
@@ -62,6 +68,8 @@ struct vm {
 	unsigned nr_cpus;
 	int notify_fd;
 	struct uart uart;
+	unsigned nr_devices;
+	struct device devices[ABI_DEV_MAX];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: */
@@ -383,6 +391,21 @@ static bool handle_mmio(struct vcpu *c)
 			return handle_hcall(c, le_value(run->mmio.data, len));
 		return true;
 	}
+	if (addr >= ABI_DEV_MMIO_BASE &&
+	    addr < ABI_DEV_MMIO_BASE + c->vm->nr_devices * ABI_DEV_WINDOW) {
+		struct device *d = &c->vm->devices[(addr - ABI_DEV_MMIO_BASE) / ABI_DEV_WINDOW];
+		uint64_t off = (addr - ABI_DEV_MMIO_BASE) % ABI_DEV_WINDOW;
+
+		if (len > 8 || off + len > ABI_DEV_WINDOW) {
+			stop_with_regs(c, VM_STOP_UNHANDLED, "unhandled exit: MMIO access across a "
+				       "device window's end");
+			return true;
+		}
+		if (!wr)
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+		d->ops->mmio(d->dev, off, run->mmio.data, len, wr);
+		return false;
+	}
 	char what[120];
 
 	snprintf(what, sizeof(what), "unhandled exit on vCPU %u: MMIO %s of %u bytes at "
@@ -696,6 +719,35 @@ static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
 	return 0;
 }
 
+int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
+		   const struct vm_device_ops *ops, void *dev, uint64_t *ret_gpa)
+{
+	struct device *d;
+
+	if (vm->nr_devices >= ABI_DEV_MAX)
+		return -ENOSPC;
+	d = &vm->devices[vm->nr_devices];
+	d->desc = (struct abi_dev){.type = type, .subtype = subtype, .size = ABI_DEV_WINDOW,
+				   .base = ABI_DEV_MMIO_BASE + vm->nr_devices * ABI_DEV_WINDOW};
+	d->ops = ops;
+	d->dev = dev;
+	vm->nr_devices++;
+	if (ret_gpa)
+		*ret_gpa = d->desc.base;
+	return 0;
+}
+
+/* The device table the guest reads (abi.h), below ABI_RESERVED. */
+static void write_devtab(struct vm *vm)
+{
+	struct abi_devtab tab = {.magic = ABI_DEVTAB_MAGIC, .count = vm->nr_devices};
+
+	memcpy(vm->mem + ABI_DEVTAB_GPA, &tab, sizeof(tab));
+	for (unsigned i = 0; i < vm->nr_devices; i++)
+		memcpy(vm->mem + ABI_DEVTAB_GPA + sizeof(tab) + i * sizeof(struct abi_dev),
+		       &vm->devices[i].desc, sizeof(struct abi_dev));
+}
+
 int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdline,
 		 char *ret_msg, size_t msg_len)
 {
@@ -723,6 +775,7 @@ int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdl
 	if (err)
 		goto fail;
 	memcpy(vm->mem + ABI_CMDLINE_GPA, cmdline ? cmdline : "", cmd_len + 1);
+	write_devtab(vm);
 	for (unsigned i = 0; i < vm->nr_cpus; i++) {
 		err = setup_vcpu(vm, &vm->vcpus[i], entry);
 		if (err)

@@ -78,6 +78,15 @@ struct vm_stats {
 
 struct vm;
 
+/*
+ * A device on the MMIO bus: @mmio is called on the vCPU thread that made
+ * the access, for @len (1-8) bytes at @off inside the device's window;
+ * a read fills @data. The device locks its own state.
+ */
+struct vm_device_ops {
+	void (*mmio)(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+};
+
 int vm__create(const struct vm_config *cfg, struct vm **ret_vm);
 /* Stops, joins and frees everything; the space and an owned pool too. NULL: no-op. */
 void vm__destroy(struct vm *vm);
@@ -127,6 +136,16 @@ void vm_capture__free(struct vm_capture *cap); /* NULL: no-op */
  */
 int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **ret_child,
 	      uint64_t *ret_pause_ns);
+
+/*
+ * Put a device on the bus, in the next ABI_DEV_WINDOW window from
+ * ABI_DEV_MMIO_BASE, and list it in the guest's device table (abi.h) with
+ * @type and @subtype. Before vm__load_elf; at most ABI_DEV_MAX (-ENOSPC).
+ * @ret_gpa (may be NULL) gets the window's address. Clones do not inherit
+ * devices.
+ */
+int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
+		   const struct vm_device_ops *ops, void *dev, uint64_t *ret_gpa);
 
 int vm__start(struct vm *vm);
 /* Wait for the VM to stop, at most @timeout_ms (< 0: forever): 0 or -ETIMEDOUT. */
