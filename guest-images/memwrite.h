@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define MEMWRITE_BASE 0x1000000UL /* 16 MiB: above the guest image */
+#define MEMWRITE_COUNTER (MEMWRITE_BASE - 8) /* "churn": pages written so far */
 
 static inline uint64_t memwrite_word(uint64_t seed, uint64_t gpa)
 {

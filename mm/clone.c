@@ -232,19 +232,19 @@ static bool reset_needs_scan(struct mm_space *space)
 	return space->ndirty == UINT64_MAX;
 }
 
-int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restored)
+/*
+ * The reset proper, under the pool lock. @protect: write-protect each dirty
+ * page before restoring it (mm then sees the next write to it); without,
+ * the caller tracks writes to the clone's own frames itself.
+ */
+static int reset_locked(struct mm_space *space, unsigned flags, bool protect,
+			uint64_t *ret_restored)
 {
 	struct mm_pool *pool = space->pool;
-	uint64_t restored = 0;
-	int err = 0;
+	int err;
 
-	if (flags & ~MM_RESET_REFUSE_PINNED)
-		return -EINVAL;
-	pthread_mutex_lock(&pool->lock);
-	if (!space->origin || space->snap_fn) {
-		err = space->origin ? -EBUSY : -EINVAL;
-		goto out;
-	}
+	if (!space->origin || space->snap_fn)
+		return space->origin ? -EBUSY : -EINVAL;
 	/* The dirty list overflowed (no memory): rebuild it from the table. */
 	if (reset_needs_scan(space)) {
 		space->ndirty = 0;
@@ -253,22 +253,18 @@ int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restore
 			if (space->ptes[g].pfn != space->origin[g])
 				map__mark_dirty(space, g);
 		}
-		if (reset_needs_scan(space)) {
-			err = -ENOMEM;
-			goto out;
-		}
+		if (reset_needs_scan(space))
+			return -ENOMEM;
 	}
 	for (uint64_t i = 0; i < space->ndirty; i++) {
 		const struct mm_pte *e = &space->ptes[space->dirty[i]];
 
 		if ((flags & MM_RESET_REFUSE_PINNED) && (e->flags & PTE_PRESENT) &&
-		    pool__frame(pool, e->pfn)->pincount) {
-			err = -EBUSY;
-			goto out;
-		}
+		    pool__frame(pool, e->pfn)->pincount)
+			return -EBUSY;
 	}
 	/* Protect first, then restore: a racing write faults and re-dirties. */
-	for (uint64_t i = 0; i < space->ndirty; i++) {
+	for (uint64_t i = 0; protect && i < space->ndirty; i++) {
 		struct mm_pte *pte = &space->ptes[space->dirty[i]];
 
 		if (pte->flags & PTE_WP)
@@ -276,7 +272,7 @@ int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restore
 		err = uffd__protect(pool, space->hva + (space->dirty[i] << MM_PAGE_SHIFT),
 				    MM_PAGE_SIZE, true);
 		if (err)
-			goto out;
+			return err;
 		pte->flags |= PTE_WP;
 	}
 	/* Pinned pages stay on the list, compacted to its front. */
@@ -284,11 +280,45 @@ int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restore
 
 	for (uint64_t i = 0; i < space->ndirty; i++)
 		reset_page(space, space->dirty[i], &kept);
-	restored = space->ndirty;
+	*ret_restored = space->ndirty;
 	space->ndirty = kept;
 	STAT_INC(space, resets);
-out:
-	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
+int mm_space_reset(struct mm_space *space, unsigned flags, uint64_t *ret_restored)
+{
+	uint64_t restored = 0;
+	int err;
+
+	if (flags & ~MM_RESET_REFUSE_PINNED)
+		return -EINVAL;
+	pthread_mutex_lock(&space->pool->lock);
+	err = reset_locked(space, flags, true, &restored);
+	pthread_mutex_unlock(&space->pool->lock);
+	if (!err && ret_restored)
+		*ret_restored = restored;
+	return err;
+}
+
+int mm_space_reset_tracked(struct mm_space *space, const uint64_t *dirty, unsigned flags,
+			   uint64_t *ret_restored)
+{
+	uint64_t restored = 0;
+	int err;
+
+	if (flags & ~MM_RESET_REFUSE_PINNED)
+		return -EINVAL;
+	pthread_mutex_lock(&space->pool->lock);
+	for (uint64_t w = 0; space->origin && w < (space->npages + 63) / 64; w++)
+		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1) {
+			uint64_t g = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			if (g < space->npages)
+				map__mark_dirty(space, g);
+		}
+	err = reset_locked(space, flags, false, &restored);
+	pthread_mutex_unlock(&space->pool->lock);
 	if (!err && ret_restored)
 		*ret_restored = restored;
 	return err;

@@ -122,6 +122,21 @@ __mm_must_check int mm_space_clone(struct mm_space *parent, unsigned flags,
 __mm_must_check int mm_space_reset(struct mm_space *space, unsigned flags,
 				   uint64_t *ret_restored);
 
+/*
+ * Reset for a caller that tracks writes itself (a VMM with KVM's dirty log):
+ * like mm_space_reset, but the dirty pages are not write-protected again.
+ * The clone's own frames stay writable across resets, so its next writes to
+ * them cost no fault - and mm does not see them: the caller passes them in
+ * @dirty, a bitmap of one bit per page (all pages written since the last
+ * reset that mm may not have seen: the guest's, by KVM's dirty log, and its
+ * own host writes). Pages still shared with the clone point stay
+ * write-protected, so a first write still copies and mm lists it. Nothing
+ * may write the space during the call. Once a clone was reset this way,
+ * keep resetting it this way (mm_space_reset relies on mm seeing every write).
+ */
+__mm_must_check int mm_space_reset_tracked(struct mm_space *space, const uint64_t *dirty,
+					   unsigned flags, uint64_t *ret_restored);
+
 /* Balloon-style discard: frames released, pages read zero. Pinned: -EBUSY. */
 __mm_must_check int mm_space_discard(struct mm_space *space, uint64_t gpa, uint64_t len);
 
@@ -155,6 +170,14 @@ __mm_must_check int mm_space_snapshot_begin(struct mm_space *space, mm_snapshot_
  * -EINVAL if no snapshot is active (or has ended) or @gfn is out of range.
  */
 __mm_must_check int mm_space_snapshot_page(struct mm_space *space, uint64_t gfn);
+/*
+ * Hand over every page of [gfn, gfn+n) still pending, then lift the
+ * protection of those that need no more faults in one call (cheaper than
+ * page by page). @ret_saved (may be NULL) gets how many were handed over.
+ * -EINVAL as for mm_space_snapshot_page.
+ */
+__mm_must_check int mm_space_snapshot_range(struct mm_space *space, uint64_t gfn, uint64_t n,
+					    uint64_t *ret_saved);
 /* End the snapshot; pages still pending are dropped without a call. -EINVAL if none. */
 int mm_space_snapshot_end(struct mm_space *space);
 

@@ -75,22 +75,44 @@ out:
 	return err;
 }
 
-int mm_space_snapshot_page(struct mm_space *space, uint64_t gfn)
+int mm_space_snapshot_range(struct mm_space *space, uint64_t gfn, uint64_t n,
+			    uint64_t *ret_saved)
 {
-	int ret = 0;
+	uint64_t saved = 0;
+	int err = 0;
 
-	if (gfn >= space->npages)
+	if (gfn >= space->npages || n > space->npages - gfn)
 		return -EINVAL;
 	pthread_mutex_lock(&space->pool->lock);
 	if (!space->snap_fn) {
-		ret = -EINVAL;
-	} else if (space->ptes[gfn].flags & PTE_SNAP) {
-		snapshot__save(space, gfn);
-		ret = map__protect_unshared(space, gfn, 1);
-		ret = ret ? ret : 1;
+		err = -EINVAL;
+		goto out;
 	}
+	for (uint64_t g = gfn; g < gfn + n; g++) {
+		if (space->ptes[g].flags & PTE_SNAP) {
+			snapshot__save(space, g);
+			saved++;
+		}
+	}
+	/* One unprotect for the range: fewer TLB flushes than page by page. */
+	if (saved)
+		err = map__protect_unshared(space, gfn, n);
+out:
 	pthread_mutex_unlock(&space->pool->lock);
-	return ret;
+	if (!err && ret_saved)
+		*ret_saved = saved;
+	return err;
+}
+
+int mm_space_snapshot_page(struct mm_space *space, uint64_t gfn)
+{
+	uint64_t saved;
+	int err;
+
+	if (gfn >= space->npages)
+		return -EINVAL;
+	err = mm_space_snapshot_range(space, gfn, 1, &saved);
+	return err ? err : saved > 0;
 }
 
 int mm_space_snapshot_end(struct mm_space *space)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,14 +25,6 @@
 #include "vm.h"
 
 #define BENCH_MEM (16ULL << 20)
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* Run the bench guest with @args; seconds from vm__create to the stop. */
 static int run_guest(const char *args, double *ret_s)
@@ -49,7 +40,7 @@ static int run_guest(const char *args, double *ret_s)
 		g++;
 	if (!g->name)
 		return -ENOENT;
-	t0 = now_s();
+	t0 = bench_now_s();
 	err = vm__create(&cfg, &vm);
 	if (err)
 		return err;
@@ -58,7 +49,7 @@ static int run_guest(const char *args, double *ret_s)
 		err = vm__start(vm);
 	if (!err)
 		err = vm__wait(vm, 120000, &stop);
-	*ret_s = now_s() - t0;
+	*ret_s = bench_now_s() - t0;
 	if (!err && (stop.reason != VM_STOP_EXIT || stop.status != 0))
 		err = -EIO;
 	vm__destroy(vm);
@@ -92,7 +83,7 @@ static double spawn_true_s(unsigned reps)
 	double v[16];
 
 	for (unsigned i = 0; i < reps; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		pid_t pid = fork();
 
 		if (pid == 0) {
@@ -100,7 +91,7 @@ static double spawn_true_s(unsigned reps)
 			_exit(127);
 		}
 		waitpid(pid, NULL, 0);
-		v[i] = now_s() - t0;
+		v[i] = bench_now_s() - t0;
 	}
 	return bench_median(v, reps);
 }
@@ -111,10 +102,10 @@ static double host_loop_s(uint64_t n, unsigned reps)
 	volatile uint64_t sink;
 
 	for (unsigned i = 0; i < reps; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		sink = bench_loop(n, 88172645463325252ULL);
-		v[i] = (now_s() - t0) / (double)n;
+		v[i] = (bench_now_s() - t0) / (double)n;
 	}
 	(void)sink;
 	return bench_median(v, reps);
@@ -126,28 +117,13 @@ static double host_syscall_s(unsigned reps)
 	double v[16];
 
 	for (unsigned i = 0; i < reps; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		for (unsigned j = 0; j < n; j++)
 			syscall(SYS_getppid);
-		v[i] = (now_s() - t0) / n;
+		v[i] = (bench_now_s() - t0) / n;
 	}
 	return bench_median(v, reps);
-}
-
-static void emit(struct bench_out *o, const char *c, const char *metric, double value,
-		 const char *baseline, double baseline_value)
-{
-	double speedup = value > 0 ? baseline_value / value : 0;
-
-	if (o->json)
-		fprintf(o->f, "%s\n    {\"case\": \"%s\", \"metric\": \"%s\", \"value\": %.4f, "
-			"\"baseline\": \"%s\", \"baseline_value\": %.4f, \"speedup\": %.3f}",
-			o->rows++ ? "," : "", c, metric, value, baseline, baseline_value, speedup);
-	else
-		fprintf(o->f, "%-14s %-20s %12.4f   %-22s %12.4f   speedup %.3f\n", c, metric,
-			value, baseline, baseline_value, speedup);
-	fflush(o->f);
 }
 
 int bench_vm__run(struct bench_out *o, bool quick)
@@ -155,35 +131,30 @@ int bench_vm__run(struct bench_out *o, bool quick)
 	unsigned reps = quick ? 3 : 9;
 	uint64_t loop1 = 1000000, loop2 = quick ? 21000000 : 201000000;
 	uint64_t nop1 = 100, nop2 = quick ? 2100 : 20100;
-	struct utsname u;
 	double v[16], t;
 	int err = 0;
 
-	uname(&u);
-	if (o->json)
-		fprintf(o->f, "{\"bench\": \"vm\", \"host\": \"%s %s\", \"rows\": [", u.nodename,
-			u.release);
+	bench_out__begin(o, "vm");
 	for (unsigned i = 0; i < reps && !err; i++)
 		err = run_guest("exit", &v[i]);
 	if (!err)
-		emit(o, "first-exit", "create_to_first_exit_ms", bench_median(v, reps) * 1e3,
+		bench_out__time(o, "first-exit", "create_to_first_exit_ms", bench_median(v, reps) * 1e3,
 		     "fork_exec_true_ms", spawn_true_s(reps) * 1e3);
 	if (!err)
 		err = per_unit("loop", loop1, loop2, reps, &t);
 	if (!err)
-		emit(o, "ring3-loop", "ns_per_iter", t * 1e9, "host_ns_per_iter",
+		bench_out__time(o, "ring3-loop", "ns_per_iter", t * 1e9, "host_ns_per_iter",
 		     host_loop_s(loop2, reps) * 1e9);
 	double sys = host_syscall_s(reps);
 
 	if (!err)
 		err = per_unit("nop", nop1, nop2, reps, &t);
 	if (!err)
-		emit(o, "hypercall", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
+		bench_out__time(o, "hypercall", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
 	if (!err)
 		err = per_unit("uart", nop1, nop2, reps, &t);
 	if (!err)
-		emit(o, "mmio-exit", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
-	if (o->json)
-		fprintf(o->f, "\n]}\n");
+		bench_out__time(o, "mmio-exit", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
+	bench_out__end(o);
 	return err;
 }

@@ -4,13 +4,8 @@
 #define VMM_BENCH_VM_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
-struct bench_out {
-	FILE *f;
-	bool json;    /* DESIGN.md "Benchmarks" shape; else a table */
-	unsigned rows;
-};
+#include "bench-out.h"
 
 /* Print the rows; 0 or -errno (a guest failed to run). */
 int bench_vm__run(struct bench_out *out, bool quick);

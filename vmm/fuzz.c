@@ -10,6 +10,11 @@
  *   when the guest named it; inputs are written through that range only.
  * - A failed reset or restore poisons the instance (f->broken): no input
  *   ever runs from a state that is not the snapshot.
+ * - Every write to the clone's memory since the last reset is known at the
+ *   reset: mm sees writes to pages still shared with the snapshot (they
+ *   fault), KVM's dirty log sees the guest's writes to the clone's own
+ *   frames (kept writable across resets: no fault per run), and the input
+ *   range is added for the VMM's own writes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +31,8 @@ struct fuzz {
 	struct vm_state *snap;	/* the clone's state at the snapshot point */
 	unsigned cpu;		/* the vCPU that called HC_FUZZ_READY */
 	uint64_t gpa, max;
+	uint64_t *dirty;	/* KVM's dirty log of the clone, one bit a page */
+	size_t dirty_words;
 	int broken;		/* -errno once a reset failed */
 };
 
@@ -105,6 +112,13 @@ int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *re
 				 strerror(-err));
 	}
 	if (!err) {
+		f->dirty_words = (cfg->mem_size / MM_PAGE_SIZE + 63) / 64;
+		f->dirty = calloc(f->dirty_words, sizeof(uint64_t));
+		err = f->dirty ? vm__set_dirty_logging(f->vm, true) : -ENOMEM;
+		if (err)
+			snprintf(ret_msg, msg_len, "turning on KVM's dirty log: %s", strerror(-err));
+	}
+	if (!err) {
 		err = vm__save_state(f->vm, &f->snap);
 		if (err)
 			snprintf(ret_msg, msg_len, "saving the snapshot state: %s", strerror(-err));
@@ -131,6 +145,7 @@ void fuzz__destroy(struct fuzz *f)
 	vm__destroy(f->vm);
 	vm__destroy(f->parent);
 	vm_state__free(f->snap);
+	free(f->dirty);
 	free(f);
 }
 
@@ -151,13 +166,17 @@ static void classify(const struct vm_stop *stop, struct fuzz_result *r)
 	}
 }
 
-/* Put the clone back at the snapshot point. */
-static int reset(struct fuzz *f, struct fuzz_result *r)
+/* Put the clone back at the snapshot point; @len: the input's bytes. */
+static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
 {
 	uint64_t t0 = now_ns();
 	int err;
 
-	err = mm_space_reset(vm__space(f->vm), 0, &r->dirtied);
+	err = vm__get_dirty_log(f->vm, f->dirty);
+	for (uint64_t g = f->gpa / MM_PAGE_SIZE; !err && g * MM_PAGE_SIZE < f->gpa + len; g++)
+		f->dirty[g / 64] |= 1ULL << (g % 64);
+	if (!err)
+		err = mm_space_reset_tracked(vm__space(f->vm), f->dirty, 0, &r->dirtied);
 	if (!err)
 		err = vm__restore_state(f->vm, f->snap);
 	r->reset_ns = now_ns() - t0;
@@ -196,7 +215,7 @@ int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 		classify(&stop, &r);
 	else if (err != -ETIMEDOUT)
 		return f->broken = err;
-	err = reset(f, &r);
+	err = reset(f, len, &r);
 	if (err)
 		return err;
 	*ret_result = r;

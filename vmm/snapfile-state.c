@@ -28,8 +28,8 @@ struct decoder {
 	size_t msg_len;
 };
 
-static __attribute__((format(printf, 3, 4))) int fail(struct decoder *d, int err,
-						       const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) int fail(struct decoder *d, int err, const char *fmt,
+						      ...)
 {
 	va_list ap;
 
@@ -88,7 +88,8 @@ static void put_vm(struct out *o, const struct vm_state *st)
 	struct snapfile_vm_v1 vm;
 
 	memset(&vm, 0, sizeof(vm));
-	vm.flags = (st->has_irqchip ? SNAPFILE_VM_IRQCHIP : 0) | (st->has_pit ? SNAPFILE_VM_PIT : 0);
+	vm.flags =
+		(st->has_irqchip ? SNAPFILE_VM_IRQCHIP : 0) | (st->has_pit ? SNAPFILE_VM_PIT : 0);
 	memcpy(vm.chips, st->chips, sizeof(vm.chips));
 	vm.pit = st->pit;
 	vm.clock = st->clock;
@@ -102,7 +103,8 @@ static void put_vcpu(struct out *o, unsigned index, const struct vcpu_state *c)
 
 	memset(&v, 0, sizeof(v));
 	v.index = index;
-	v.flags = (c->has_xcrs ? SNAPFILE_VCPU_XCRS : 0) | (c->has_lapic ? SNAPFILE_VCPU_LAPIC : 0);
+	v.flags = (c->has_xcrs ? SNAPFILE_VCPU_XCRS : 0) | (c->has_lapic ? SNAPFILE_VCPU_LAPIC : 0) |
+		  (c->parked ? SNAPFILE_VCPU_PARKED : 0);
 	v.xsave_size = (uint32_t)c->xsave_size;
 	v.nmsrs = msr_count(c);
 	v.mp = c->mp;
@@ -156,9 +158,6 @@ static int decode_vm(struct decoder *d, const struct snapfile_record *r, const u
 	struct vm_state *st = d->st;
 	struct snapfile_vm_v1 vm;
 
-	if (r->version != 1)
-		return fail(d, -ENOTSUP, "VM record: version %u not supported (this vmm reads version 1)",
-			    r->version);
 	if (d->have_vm)
 		return fail(d, -EINVAL, "state record at offset %zu: a second VM record", d->off);
 	if (r->length != sizeof(vm))
@@ -188,13 +187,14 @@ static int check_vcpu_record(struct decoder *d, const struct snapfile_record *r,
 			    d->off, i, d->st->nr_cpus);
 	if (d->seen & (1ull << i))
 		return fail(d, -EINVAL, "vCPU %u record: a second one at offset %zu", i, d->off);
-	if (v->flags & ~(uint32_t)(SNAPFILE_VCPU_XCRS | SNAPFILE_VCPU_LAPIC))
+	if (v->flags & ~(uint32_t)(SNAPFILE_VCPU_XCRS | SNAPFILE_VCPU_LAPIC | SNAPFILE_VCPU_PARKED))
 		return fail(d, -ENOTSUP, "vCPU %u record: unknown flags 0x%x", i, v->flags);
 	if (v->xsave_size > SNAPFILE_MAX_XSAVE)
 		return fail(d, -E2BIG, "vCPU %u record: xsave size %u over the %u MiB cap", i,
 			    v->xsave_size, SNAPFILE_MAX_XSAVE >> 20);
 	if (v->xsave_size < sizeof(struct kvm_xsave))
-		return fail(d, -EINVAL, "vCPU %u record: xsave size %u under the %zu bytes of struct kvm_xsave",
+		return fail(d, -EINVAL,
+			    "vCPU %u record: xsave size %u under the %zu bytes of struct kvm_xsave",
 			    i, v->xsave_size, sizeof(struct kvm_xsave));
 	if (v->nmsrs > SNAPFILE_MAX_MSRS)
 		return fail(d, -E2BIG, "vCPU %u record: %u MSRs over the cap of %u", i, v->nmsrs,
@@ -213,13 +213,10 @@ static int decode_vcpu(struct decoder *d, const struct snapfile_record *r, const
 	size_t msr_bytes;
 	int err;
 
-	if (r->version != 1)
-		return fail(d, -ENOTSUP,
-			    "vCPU record at offset %zu: version %u not supported (this vmm reads version 1)",
-			    d->off, r->version);
 	if (r->length < sizeof(v))
-		return fail(d, -EINVAL, "vCPU record at offset %zu: %u bytes, shorter than its %zu-byte fixed part",
-			    d->off, r->length, sizeof(v));
+		return fail(d, -EINVAL,
+			    "vCPU record at offset %zu: %u bytes, its fixed part is %zu", d->off,
+			    r->length, sizeof(v));
 	memcpy(&v, p, sizeof(v));
 	err = check_vcpu_record(d, r, &v);
 	if (err)
@@ -241,10 +238,38 @@ static int decode_vcpu(struct decoder *d, const struct snapfile_record *r, const
 	c->has_xcrs = v.flags & SNAPFILE_VCPU_XCRS;
 	c->lapic = v.lapic;
 	c->has_lapic = v.flags & SNAPFILE_VCPU_LAPIC;
+	c->parked = v.flags & SNAPFILE_VCPU_PARKED;
 	c->events = v.events;
 	c->mp = v.mp;
 	c->debugregs = v.debugregs;
 	d->seen |= 1ull << v.index;
+	return 0;
+}
+
+/* The record header at d->off: inside the section, of a type and version we read. */
+static int read_record(struct decoder *d, const uint8_t *buf, size_t len,
+		       struct snapfile_record *ret_r)
+{
+	struct snapfile_record r;
+	const char *name;
+
+	if (len - d->off < sizeof(r))
+		return fail(d, -EINVAL, "state record at offset %zu: cut off by the section end",
+			    d->off);
+	memcpy(&r, buf + d->off, sizeof(r));
+	if (r.length > len - d->off - sizeof(r))
+		return fail(d, -EINVAL,
+			    "state record at offset %zu: length %u runs past the %zu-byte section",
+			    d->off, r.length, len);
+	if (r.type != SNAPFILE_REC_VM && r.type != SNAPFILE_REC_VCPU)
+		return fail(d, -ENOTSUP, "state record at offset %zu: unknown type %u", d->off,
+			    r.type);
+	name = r.type == SNAPFILE_REC_VM ? "VM" : "vCPU";
+	if (r.version != 1)
+		return fail(d, -ENOTSUP,
+			    "%s record at offset %zu: version %u, this vmm reads version 1", name,
+			    d->off, r.version);
+	*ret_r = r;
 	return 0;
 }
 
@@ -254,22 +279,11 @@ static int decode_records(struct decoder *d, const uint8_t *buf, size_t len)
 	int err;
 
 	for (d->off = 0; d->off < len; d->off += sizeof(r) + r.length) {
-		if (len - d->off < sizeof(r))
-			return fail(d, -EINVAL,
-				    "state record at offset %zu: header cut off by the section end (%zu bytes)",
-				    d->off, len);
-		memcpy(&r, buf + d->off, sizeof(r));
-		if (r.length > len - d->off - sizeof(r))
-			return fail(d, -EINVAL,
-				    "state record at offset %zu (type %u): length %u runs past the section end (%zu bytes)",
-				    d->off, r.type, r.length, len);
-		if (r.type == SNAPFILE_REC_VM)
+		err = read_record(d, buf, len, &r);
+		if (!err && r.type == SNAPFILE_REC_VM)
 			err = decode_vm(d, &r, buf + d->off + sizeof(r));
-		else if (r.type == SNAPFILE_REC_VCPU)
+		else if (!err)
 			err = decode_vcpu(d, &r, buf + d->off + sizeof(r));
-		else
-			err = fail(d, -ENOTSUP, "state record at offset %zu: unknown type %u", d->off,
-				   r.type);
 		if (err)
 			return err;
 	}

@@ -56,7 +56,8 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t len)
 		lo ^= crc;
 		crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
 		      crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^
-		      crc_tab[2][(hi >> 8) & 0xff] ^ crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
+		      crc_tab[2][(hi >> 8) & 0xff] ^ crc_tab[1][(hi >> 16) & 0xff] ^
+		      crc_tab[0][hi >> 24];
 	}
 	while (len--)
 		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
@@ -76,7 +77,8 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+			crc_tab[t][i] =
+				(crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
 	for (unsigned i = 0; i < PAGE / sizeof(zeros); i++)
 		zero_page_crc = crc32_update(zero_page_crc, zeros, sizeof(zeros));
 }
@@ -96,7 +98,7 @@ static uint32_t crc_of_zero_page(void)
 /* Helpers */
 
 static __attribute__((format(printf, 4, 5))) int fail(char *msg, size_t msg_len, int err,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -382,11 +384,13 @@ static int check_header_id(const struct snapfile *sf, uint64_t size, char *msg, 
 	if (size < sizeof(h->magic) || memcmp(h->magic, SNAPFILE_MAGIC, sizeof(h->magic)))
 		return fail(msg, len, -EINVAL, "%s: not a vmm snapshot (bad magic)", p);
 	if (size < SNAPFILE_HEADER_BLOCK)
-		return fail(msg, len, -EINVAL, "%s: truncated: %ju bytes, shorter than the %u-byte header",
-			    p, (uintmax_t)size, SNAPFILE_HEADER_BLOCK);
+		return fail(msg, len, -EINVAL,
+			    "%s: truncated: %ju bytes, shorter than the %u-byte header", p,
+			    (uintmax_t)size, SNAPFILE_HEADER_BLOCK);
 	if (h->version != SNAPFILE_VERSION)
-		return fail(msg, len, -ENOTSUP, "%s: version %u not supported (this vmm reads version %u)",
-			    p, h->version, SNAPFILE_VERSION);
+		return fail(msg, len, -ENOTSUP,
+			    "%s: version %u not supported (this vmm reads version %u)", p,
+			    h->version, SNAPFILE_VERSION);
 	if (h->header_size != sizeof(*h))
 		return fail(msg, len, -EINVAL, "%s: header size %u, version %u has %zu", p,
 			    h->header_size, SNAPFILE_VERSION, sizeof(*h));
@@ -395,8 +399,8 @@ static int check_header_id(const struct snapfile *sf, uint64_t size, char *msg, 
 	if (h->flags)
 		return fail(msg, len, -ENOTSUP, "%s: unknown header flags 0x%x", p, h->flags);
 	if (h->page_size != PAGE)
-		return fail(msg, len, -ENOTSUP, "%s: page size %u not supported (this vmm uses %u)", p,
-			    h->page_size, PAGE);
+		return fail(msg, len, -ENOTSUP, "%s: page size %u not supported (this vmm uses %u)",
+			    p, h->page_size, PAGE);
 	return 0;
 }
 
@@ -415,11 +419,13 @@ static int check_header_sizes(const struct snapfile *sf, char *msg, size_t len)
 		return fail(msg, len, -E2BIG, "%s: header: mem_size %ju over the %llu GiB cap", p,
 			    (uintmax_t)h->mem_size, SNAPFILE_MAX_MEM >> 30);
 	if (!mem_size_ok(h->mem_size))
-		return fail(msg, len, -EINVAL, "%s: header: mem_size %ju is not a non-zero multiple of 2 MiB",
-			    p, (uintmax_t)h->mem_size);
+		return fail(msg, len, -EINVAL,
+			    "%s: header: mem_size %ju is not a non-zero multiple of 2 MiB", p,
+			    (uintmax_t)h->mem_size);
 	if (h->state_len > SNAPFILE_MAX_STATE)
-		return fail(msg, len, -E2BIG, "%s: header: state section of %ju bytes over the %u MiB cap",
-			    p, (uintmax_t)h->state_len, SNAPFILE_MAX_STATE >> 20);
+		return fail(msg, len, -E2BIG,
+			    "%s: header: state section of %ju bytes over the %u MiB cap", p,
+			    (uintmax_t)h->state_len, SNAPFILE_MAX_STATE >> 20);
 	return 0;
 }
 
@@ -431,21 +437,23 @@ static int check_header_layout(const struct snapfile *sf, uint64_t size, char *m
 	const char *p = sf->path;
 
 	if (h->mem_len != h->mem_size)
-		return fail(msg, len, -EINVAL, "%s: header: mem_size %ju but the memory region is %ju bytes",
-			    p, (uintmax_t)h->mem_size, (uintmax_t)h->mem_len);
+		return fail(msg, len, -EINVAL,
+			    "%s: header: mem_size %ju but the memory region is %ju bytes", p,
+			    (uintmax_t)h->mem_size, (uintmax_t)h->mem_len);
 	if (h->crc_len != npages * sizeof(uint32_t))
-		return fail(msg, len, -EINVAL, "%s: header: CRC table of %ju bytes for %ju pages", p,
-			    (uintmax_t)h->crc_len, (uintmax_t)npages);
+		return fail(msg, len, -EINVAL, "%s: header: CRC table of %ju bytes for %ju pages",
+			    p, (uintmax_t)h->crc_len, (uintmax_t)npages);
 	if (h->crc_off < SNAPFILE_HEADER_BLOCK ||
 	    __builtin_add_overflow(h->crc_off, h->crc_len, &crc_end) || h->mem_off < crc_end ||
 	    h->mem_off % PAGE || __builtin_add_overflow(h->mem_off, h->mem_len, &mem_end) ||
 	    h->state_off < mem_end || __builtin_add_overflow(h->state_off, h->state_len, &end))
-		return fail(msg, len, -EINVAL,
-			    "%s: header: regions out of order (CRC table 0x%jx, memory 0x%jx, state 0x%jx)",
-			    p, (uintmax_t)h->crc_off, (uintmax_t)h->mem_off, (uintmax_t)h->state_off);
+		return fail(
+			msg, len, -EINVAL,
+			"%s: header: bad region layout (table 0x%jx, memory 0x%jx, state 0x%jx)", p,
+			(uintmax_t)h->crc_off, (uintmax_t)h->mem_off, (uintmax_t)h->state_off);
 	if (size < end)
-		return fail(msg, len, -EINVAL, "%s: truncated: %ju bytes, header says at least %ju", p,
-			    (uintmax_t)size, (uintmax_t)end);
+		return fail(msg, len, -EINVAL, "%s: truncated: %ju bytes, header says at least %ju",
+			    p, (uintmax_t)size, (uintmax_t)end);
 	return 0;
 }
 
@@ -459,6 +467,8 @@ static int read_header(struct snapfile *sf, char *msg, size_t len)
 		err = -errno;
 		return fail(msg, len, err, "%s: %s", sf->path, strerror(-err));
 	}
+	if (!S_ISREG(st.st_mode))
+		return fail(msg, len, -EINVAL, "%s: not a regular file", sf->path);
 	n = (uint64_t)st.st_size < sizeof(sf->hdr) ? (size_t)st.st_size : sizeof(sf->hdr);
 	err = pread_all(sf->fd, &sf->hdr, n, 0);
 	if (err)
@@ -590,8 +600,8 @@ static int load_extent(const struct snapfile *sf, uint8_t *dst, uint64_t first, 
 		int err = pread_all(sf->fd, dst + g * PAGE, n * PAGE, sf->hdr.mem_off + g * PAGE);
 
 		if (err)
-			return fail(msg, len, err, "%s: reading guest memory at 0x%jx: %s", sf->path,
-				    (uintmax_t)(g * PAGE), strerror(-err));
+			return fail(msg, len, err, "%s: reading guest memory at 0x%jx: %s",
+				    sf->path, (uintmax_t)(g * PAGE), strerror(-err));
 		for (uint64_t i = g; i < g + n; i++)
 			if (crc32_update(0, dst + i * PAGE, PAGE) != sf->crcs[i])
 				return page_crc_fail(sf, i, msg, len);

@@ -72,14 +72,14 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little-e
 #define SNAPFILE_MAX_STATE (16u << 20)
 
 struct snapfile_header {
-	char magic[8];		/* SNAPFILE_MAGIC */
-	uint32_t version;	/* SNAPFILE_VERSION */
-	uint32_t header_size;	/* sizeof(struct snapfile_header) */
-	uint32_t header_crc;	/* CRC32 of header_size bytes, this field 0 */
-	uint32_t flags;		/* none defined: non-zero is rejected */
-	uint64_t mem_size;	/* guest memory, bytes */
+	char magic[8];	      /* SNAPFILE_MAGIC */
+	uint32_t version;     /* SNAPFILE_VERSION */
+	uint32_t header_size; /* sizeof(struct snapfile_header) */
+	uint32_t header_crc;  /* CRC32 of header_size bytes, this field 0 */
+	uint32_t flags;	      /* none defined: non-zero is rejected */
+	uint64_t mem_size;    /* guest memory, bytes */
 	uint32_t nr_cpus;
-	uint32_t page_size;	/* SNAPFILE_PAGE_SIZE */
+	uint32_t page_size; /* SNAPFILE_PAGE_SIZE */
 	uint64_t crc_off, crc_len;
 	uint64_t mem_off, mem_len;
 	uint64_t state_off, state_len;
@@ -112,6 +112,7 @@ static_assert(sizeof(struct snapfile_vm_v1) == 1728, "on-disk layout");
 
 #define SNAPFILE_VCPU_XCRS 0x1	/* struct vcpu_state.has_xcrs */
 #define SNAPFILE_VCPU_LAPIC 0x2 /* struct vcpu_state.has_lapic */
+#define SNAPFILE_VCPU_PARKED 0x4 /* struct vcpu_state.parked (HC_PARK) */
 
 /*
  * SNAPFILE_REC_VCPU, version 1: this struct, then xsave_size bytes of
@@ -153,8 +154,9 @@ __snapfile_must_check int snapfile__create(const char *path, uint64_t mem_size, 
  * Save page @gfn (4 KiB at @data; NULL means a zero page). Thread-safe and
  * lock-free: pages may come in any order from any threads, each at most once
  * (-EEXIST the second time, -ERANGE past mem_size). An all-zero page is left
- * a hole. A failed write (-errno from pwrite) also makes the commit fail, so
- * a caller that cannot report errors (a snapshot hook) may ignore them.
+ * a hole. @data must not change during the call. A failed write (-errno
+ * from pwrite) also makes the commit fail, so a caller that cannot report
+ * errors (a snapshot hook) may ignore them.
  */
 int snapfile__write_page(struct snapfile_writer *w, uint64_t gfn, const void *data);
 /* Guest memory saved so far, in bytes (zero pages included), for progress. */
@@ -164,8 +166,11 @@ uint64_t snapfile_writer__bytes(const struct snapfile_writer *w);
  * the header, fsyncs, renames the file to the final path (atomically
  * replacing any file there) and fsyncs the directory. No write_page may run
  * concurrently or after. @w is freed whatever the result; on failure the
- * temporary file is removed and @path is untouched. -EINVAL if @state's
- * vCPU count differs from the one given at create, -E2BIG over a cap.
+ * temporary file is removed and @path is untouched (except when only the
+ * final directory fsync fails: the new file is then in place but may not
+ * survive a crash). -EINVAL if @state's vCPU count differs from the one
+ * given at create or an xsave_size is under sizeof(struct kvm_xsave),
+ * -E2BIG over a cap, or the first error a write_page met.
  */
 __snapfile_must_check int snapfile__commit(struct snapfile_writer *w, const struct vm_state *state);
 /* Give up: removes the temporary file and frees @w. NULL: no-op. */
@@ -183,8 +188,8 @@ struct snapfile;
  * where, e.g. "snap.vmm: vCPU 1 record: xsave size 99999999 over the 1 MiB
  * cap"; @ret_sf is untouched.
  */
-__snapfile_must_check int snapfile__open(const char *path, struct snapfile **ret_sf,
-					 char *ret_msg, size_t msg_len);
+__snapfile_must_check int snapfile__open(const char *path, struct snapfile **ret_sf, char *ret_msg,
+					 size_t msg_len);
 uint64_t snapfile__mem_size(const struct snapfile *sf);
 unsigned snapfile__nr_cpus(const struct snapfile *sf);
 /* The parsed state, owned by @sf (valid until snapfile__close). */

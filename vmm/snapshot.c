@@ -18,6 +18,8 @@
 #include "snapshot.h"
 #include "vm-state.h"
 
+#define SAVE_BATCH 64 /* pages */
+
 struct vm_snapshot {
 	struct vm *vm;
 	struct snapfile_writer *w;
@@ -85,11 +87,10 @@ int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_sta
 	uint64_t npages = mm_space_size(space) / MM_PAGE_SIZE;
 	int err = 0;
 
-	for (uint64_t g = 0; g < npages && !err; g++) {
-		int ret = mm_space_snapshot_page(space, g);
-
-		err = ret < 0 ? ret : 0;
-	}
+	/* In batches: the pool lock is held per batch, so guest faults wait little. */
+	for (uint64_t g = 0; g < npages && !err; g += SAVE_BATCH)
+		err = mm_space_snapshot_range(space, g, npages - g < SAVE_BATCH ? npages - g :
+					      SAVE_BATCH, NULL);
 	mm_space_snapshot_end(space);
 	if (!err)
 		err = s->err;

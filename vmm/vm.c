@@ -1050,6 +1050,22 @@ int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value)
 	return ioctl(fd, KVM_SET_REGS, &regs) ? -errno : 0;
 }
 
+int vm__set_dirty_logging(struct vm *vm, bool on)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0, .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0, .guest_phys_addr = 0,
+		.memory_size = vm->mem_size, .userspace_addr = (uintptr_t)vm->mem};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) ? -errno : 0;
+}
+
+int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
+
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+}
+
 void vm__set_notify_fd(struct vm *vm, int fd)
 {
 	pthread_mutex_lock(&vm->lock);

@@ -160,6 +160,13 @@ int vm__pause(struct vm *vm);
 /* vm__pause unless paused or stopped already; true if this call paused it. */
 bool vm__pause_if_running(struct vm *vm);
 int vm__resume(struct vm *vm);
+/*
+ * KVM's dirty log over guest memory (the plain-reset baseline of `vmm bench
+ * reset`): turn it on or off; fetch and clear it into @bitmap, one bit per
+ * 4 KiB page (mem_size / 4096 bits, in u64 words).
+ */
+int vm__set_dirty_logging(struct vm *vm, bool on);
+int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
 /* Signal eventfd @fd (not owned; -1: none) when the VM stops. */
 void vm__set_notify_fd(struct vm *vm, int fd);
 /*

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/* bench-out.c: benchmark rows, as JSON or a table (bench-out.h). */
+#include <stdarg.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "bench-out.h"
+
+double bench_now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void bench_out__begin(struct bench_out *o, const char *bench)
+{
+	struct utsname u;
+
+	uname(&u);
+	o->rows = 0;
+	if (o->json)
+		fprintf(o->f, "{\"bench\": \"%s\", \"host\": \"%s %s\", \"rows\": [", bench,
+			u.nodename, u.release);
+	fflush(o->f);
+}
+
+static void row(struct bench_out *o, const char *c, const char *metric, double value,
+		const char *baseline, double baseline_value, double speedup)
+{
+	if (o->json)
+		fprintf(o->f, "%s\n    {\"case\": \"%s\", \"metric\": \"%s\", \"value\": %.4f, "
+			"\"baseline\": \"%s\", \"baseline_value\": %.4f, \"speedup\": %.3f}",
+			o->rows++ ? "," : "", c, metric, value, baseline, baseline_value, speedup);
+	else
+		fprintf(o->f, "%-12s %-24s %12.4f   %-28s %12.4f   speedup %.3f\n", c, metric,
+			value, baseline, baseline_value, speedup);
+	fflush(o->f);
+}
+
+void bench_out__time(struct bench_out *o, const char *c, const char *metric, double value,
+		     const char *baseline, double baseline_value)
+{
+	row(o, c, metric, value, baseline, baseline_value, value > 0 ? baseline_value / value : 0);
+}
+
+void bench_out__rate(struct bench_out *o, const char *c, const char *metric, double value,
+		     const char *baseline, double baseline_value)
+{
+	row(o, c, metric, value, baseline, baseline_value,
+	    baseline_value > 0 ? value / baseline_value : 0);
+}
+
+void bench_out__end(struct bench_out *o)
+{
+	if (o->json)
+		fprintf(o->f, "\n]}\n");
+	fflush(o->f);
+}
+
+void bench_out__note(struct bench_out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)o;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
