@@ -713,6 +713,78 @@ static void test_reset(void **state)
 	fx_finish(f);
 }
 
+/*
+ * Tracked reset: the clone's own frames stay writable across resets (no
+ * fault per run), so only what the caller reports plus what mm saw (first
+ * writes to shared pages, pins) is restored - never a shared page touched.
+ */
+static void test_reset_tracked(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t dirty[64] = {0}, restored = 0, faults;
+	struct mm_page_info shared, pi;
+	struct mm_space *p, *c;
+	struct mm_pin *pin;
+	unsigned niov;
+
+	fx_pool(f, NULL);
+	p = fx_space(f, 16ull << 20);
+	guest_fill_seq(p, 0, 16, 0xa00);
+	c = fx_clone(f, p, MM_CLONE_RESETTABLE);
+	assert_int_equal(mm_space_page_info(c, 9 * PAGE, &shared), 0);
+
+	/* First writes to shared pages fault and copy: mm lists them. */
+	guest_fill(c, 3 * PAGE, 1, 0xb03);
+	guest_fill(c, 5 * PAGE, 1, 0xb05);
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0, &restored), 0);
+	assert_int_equal(restored, 2);
+	assert_guest_tag(c, 3 * PAGE, 0xa03);
+	assert_guest_tag(c, 5 * PAGE, 0xa05);
+
+	/* Now the clone's own and writable: a write costs no fault. */
+	faults = space_stats(c).faults;
+	guest_fill(c, 3 * PAGE, 1, 0xc03);
+	assert_int_equal(space_stats(c).faults, faults);
+	/* Not reported: not restored (the caller's contract). */
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0, &restored), 0);
+	assert_int_equal(restored, 0);
+	assert_guest_tag(c, 3 * PAGE, 0xc03);
+	/* Reported: restored. */
+	dirty[0] = 1ULL << 3;
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0, &restored), 0);
+	assert_int_equal(restored, 1);
+	assert_guest_tag(c, 3 * PAGE, 0xa03);
+
+	/* A pinned page is restored in place at every reset, its frame kept. */
+	pin = fx_pin(f, c, 5 * PAGE, PAGE, MM_PIN_WRITE | MM_PIN_LONGTERM);
+	assert_int_equal(mm_space_page_info(c, 5 * PAGE, &pi), 0);
+	fill_tag(mm_pin_iov(pin, &niov)[0].iov_base, 0xd05);
+	dirty[0] = 0;
+	assert_int_equal(mm_space_reset_tracked(c, dirty, MM_RESET_REFUSE_PINNED, NULL), -EBUSY);
+	assert_guest_tag(c, 5 * PAGE, 0xd05);
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0, &restored), 0);
+	assert_guest_tag(c, 5 * PAGE, 0xa05);
+	fill_tag(mm_pin_iov(pin, &niov)[0].iov_base, 0xd06);
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0, &restored), 0);
+	assert_guest_tag(c, 5 * PAGE, 0xa05);
+	{
+		struct mm_page_info now;
+
+		assert_int_equal(mm_space_page_info(c, 5 * PAGE, &now), 0);
+		assert_int_equal(now.pfn, pi.pfn);
+	}
+	fx_unpin(f, pin);
+
+	/* Pages never written still share the clone point's frame. */
+	assert_int_equal(mm_space_page_info(c, 9 * PAGE, &pi), 0);
+	assert_int_equal(pi.pfn, shared.pfn);
+	assert_true(pi.write_protected);
+	assert_guest_tag(p, 3 * PAGE, 0xa03);
+	assert_int_equal(mm_space_reset_tracked(p, dirty, 0, NULL), -EINVAL);
+	assert_int_equal(mm_space_reset_tracked(c, dirty, 0x80, NULL), -EINVAL);
+	fx_finish(f);
+}
+
 /* ---- snapshot ---- */
 
 struct snap_log {
@@ -890,7 +962,7 @@ int main(void)
 		T(test_destroy_order_chain),  T(test_destroy_order_tree),
 		T(test_discard),	      T(test_frame_accounting),
 		T(test_pin_counters),	      T(test_pin_api),
-		T(test_fault_error),	      T(test_reset),
+		T(test_fault_error),	      T(test_reset),		T(test_reset_tracked),
 		T(test_snapshot),	      T(test_vma_economy),
 	};
 
