@@ -16,55 +16,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static const char *vmm_bin;
+#include "cli-util.h"
+
 static const char *hello_elf; /* the built hello guest, to corrupt */
-
-struct result {
-	int status;
-	char out[8192];
-	char err[8192];
-};
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
-static void run(const char *args, struct result *r)
-{
-	char cmd[1024];
-	char out[] = "/tmp/vmm-cli-out-XXXXXX", err[] = "/tmp/vmm-cli-err-XXXXXX";
-	int fo = mkstemp(out), fe = mkstemp(err);
-
-	assert_true(fo >= 0 && fe >= 0);
-	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", vmm_bin, args, out, err);
-	int st = system(cmd);
-
-	assert_true(WIFEXITED(st));
-	r->status = WEXITSTATUS(st);
-	slurp(out, r->out, sizeof(r->out));
-	slurp(err, r->err, sizeof(r->err));
-	unlink(out);
-	unlink(err);
-	close(fo);
-	close(fe);
-}
-
-static unsigned lines(const char *s)
-{
-	unsigned n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 static void test_version_help(void **state)
 {
@@ -137,6 +91,10 @@ static void test_run_usage_errors(void **state)
 		{"run --guest hello --timeout -1", "--timeout: not a positive number"},
 		{"run --guest hello --bogus", "unknown option '--bogus'"},
 		{"run --guest hello extra", "unexpected argument (guest arguments go after --) 'extra'"},
+		{"run --restore x.snap --guest hello", "--restore resumes a snapshot: no --guest"},
+		{"run --restore x.snap --mem 64M", "no --mem or --cpus with it"},
+		{"run --restore x.snap -- 1", "--restore resumes a snapshot: no guest arguments"},
+		{"run --guest hello --api", "option needs a value '--api'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
