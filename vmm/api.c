@@ -5,17 +5,17 @@
  * One thread polls an eventfd (api__stop's wake-up), the listening socket
  * and up to API_MAX_CLIENTS clients; all sockets are non-blocking, so no
  * client can stall it. Per client:
- *  - in[0..in_len) holds received bytes not yet handled: at most one
- *    request line and its "\r\n"; a full buffer without a newline is an
- *    over-long request, answered at once, and the rest of it is skipped up
- *    to its newline (discard).
+ *  - in[0..in_len) holds received bytes not yet handled, room for one
+ *    request line of JSON_MAX_LINE bytes and its "\r\n"; a full buffer
+ *    without a newline is an over-long request, answered at once, and the
+ *    rest of it is skipped up to its newline (discard).
  *  - out[out_off..out_len) is reply text not yet sent. Requests are handled
  *    only while less than API_OUT_HIGH bytes wait, and a reply is at most
  *    API_REPLY_MAX bytes, so out stays below their sum (backpressure: the
  *    client's own sends block instead).
- *  - a client is closed when its socket fails or hangs up, when it shut
- *    down its side (eof) and every complete request is answered and sent,
- *    or when its reply cannot be queued.
+ *  - a client is closed when its socket fails (a send after it hung up
+ *    does), when it shut down its side (eof) and every complete request
+ *    is answered and sent, or when a reply cannot be queued (no memory).
  * Only the server thread touches clients after api__start() returns, until
  * api__stop() has joined it.
  */
@@ -34,7 +34,9 @@
 
 #include "api.h"
 
-#define API_IN_MAX (JSON_MAX_LINE + 2)
+#define API_IN_MAX (JSON_MAX_LINE + 2)	/* a request line and its "\r\n" */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct client {
 	int fd;
@@ -174,16 +176,19 @@ static void consume(struct client *c, size_t n)
 /* Answer the complete lines in the input buffer while output is not backed up. */
 static void handle_lines(struct api *api, struct client *c)
 {
-	static const char too_long[] = "request longer than 4096 bytes";
+	static const char too_long[] = "request longer than " STR(JSON_MAX_LINE) " bytes";
 
-	_Static_assert(JSON_MAX_LINE == 4096, "too_long says 4096");
 	while (!c->dead && c->out_len - c->out_off < API_OUT_HIGH) {
 		char *nl = memchr(c->in, '\n', c->in_len);
 		size_t len;
 
 		if (c->discard) {
-			c->discard = !nl;
-			consume(c, nl ? (size_t)(nl - c->in) + 1 : c->in_len);
+			if (!nl) {
+				c->in_len = 0;
+				return;
+			}
+			c->discard = false;
+			consume(c, (size_t)(nl - c->in) + 1);
 			continue;
 		}
 		if (!nl) {

@@ -125,7 +125,10 @@ static int shorthand(const char *arg, struct json_out *o)
 	return err;
 }
 
-/* The line to send for one REQUEST argument: 0, or the exit status of the error reported. */
+/*
+ * The line (with its "\n") to send for one REQUEST argument: 0, or the exit
+ * status of the error reported.
+ */
 static int make_request(const char *arg, char **ret_line)
 {
 	char msg[JSON_MSG_MAX] = "", what[JSON_MSG_MAX + 16];
@@ -149,8 +152,10 @@ static int make_request(const char *arg, char **ret_line)
 		}
 		json__free(obj);
 	}
-	if (text && !err && !(line = strdup(text)))
+	if (text && !err && !(line = malloc(strlen(text) + 2)))
 		err = -ENOMEM;
+	if (line)
+		sprintf(line, "%s\n", text);
 	json_out__free(&o);
 	if (err == -EINVAL && !msg[0])
 		return ctl_usage_error("bad request (NAME[:KEY=VALUE,...] or a JSON object)", arg);
@@ -162,8 +167,8 @@ static int make_request(const char *arg, char **ret_line)
 		fprintf(stderr, "vmm ctl: out of memory\n");
 		return EXIT_FAILED;
 	}
-	/* Whitespace newlines are fine in JSON, not in a line; strings cannot hold any. */
-	for (char *c = line; *c; c++)
+	/* Newlines are whitespace in JSON (strings cannot hold any), but not in a line. */
+	for (char *c = line; c[1]; c++)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
 	*ret_line = line;
@@ -207,9 +212,8 @@ static int send_line(int fd, const char *line)
 {
 	size_t len = strlen(line);
 
-	for (size_t off = 0; off <= len;) {
-		const char *p = off < len ? line + off : "\n";
-		ssize_t n = send(fd, p, off < len ? len - off : 1, MSG_NOSIGNAL);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -244,7 +248,7 @@ static int read_line(struct reader *r, char **ret_line, size_t *ret_len)
 	long long deadline = now_ms() + r->timeout_ms;
 	char *nl;
 
-	while (!(nl = memchr(r->buf, '\n', r->len))) {
+	while (!(nl = r->len ? memchr(r->buf, '\n', r->len) : NULL)) {
 		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
 		long long left = deadline - now_ms();
 		ssize_t n;
@@ -307,7 +311,7 @@ static int exchange(const char *path, int fd, char **lines, int n, double timeou
 		char *reply = NULL;
 		size_t len = 0, line_len;
 
-		/* Read even after a failed send: the server may have said why (too many clients). */
+		/* Read even after a failed send: the server may have said why. */
 		err = read_line(&r, &reply, &len);
 		if (err) {
 			report(path, send_err ? send_err : err, timeout);

@@ -3,8 +3,8 @@
  * json-out.c: the writer of compact JSON objects (struct json_out, json.h),
  * for control socket replies.
  *
- * Invariants: buf[0..len) is "{" followed by the members so far, or len == 0
- * before the first; cap >= len + 2 once buf exists, so finish can always
+ * Invariants: buf[0..len) is "{" followed by the members so far (len == 1:
+ * none yet), or len == 0 before any use; cap >= len + 2 once buf exists, so finish can always
  * append "}" and a NUL. err is sticky: after a failed allocation nothing is
  * added and finish returns NULL.
  */
@@ -105,9 +105,16 @@ static void put_escaped(struct json_out *o, const char *s)
 	put(o, "\"", 1);
 }
 
+/* "{" before the first member, "," before the others. */
+static void put_sep(struct json_out *o)
+{
+	if (o->len != 1)
+		put(o, o->len ? "," : "{", 1);
+}
+
 static void put_key(struct json_out *o, const char *key)
 {
-	put(o, o->len ? "," : "{", 1);
+	put_sep(o);
 	put_escaped(o, key);
 	put(o, ":", 1);
 }
@@ -178,7 +185,7 @@ void json_out__merge(struct json_out *o, const struct json_out *src)
 	}
 	if (src->len <= 1)
 		return;
-	put(o, o->len ? "," : "{", 1);
+	put_sep(o);
 	put(o, src->buf + 1, src->len - 1);
 }
 

@@ -248,7 +248,8 @@ static int parse_number(struct parser *p, const char **ret)
 		if (peek(p) == '+' || peek(p) == '-')
 			p->pos++;
 		if (!is_digit(peek(p)))
-			return fail(p, -EINVAL, true, "invalid number (digit expected in exponent)");
+			return fail(p, -EINVAL, true,
+				    "invalid number (digit expected in exponent)");
 		while (is_digit(peek(p)))
 			p->pos++;
 	}

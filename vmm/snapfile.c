@@ -279,6 +279,50 @@ int snapfile__write_page(struct snapfile_writer *w, uint64_t gfn, const void *da
 	return 0;
 }
 
+int snapfile__write_pages(struct snapfile_writer *w, uint64_t gfn, const void *data, uint64_t n)
+{
+	const uint8_t *p = data;
+	uint64_t run = 0; /* non-zero pages pending before page i */
+	int err = 0, none = 0;
+
+	if (gfn >= w->npages || n > w->npages - gfn)
+		return -ERANGE;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t g = gfn + i, bit = 1ull << (g % 64);
+
+		if (__atomic_fetch_or(&w->claimed[g / 64], bit, __ATOMIC_RELAXED) & bit) {
+			/* Give back what this call claimed: nothing of the range is written. */
+			while (i--) {
+				g = gfn + i;
+				__atomic_fetch_and(&w->claimed[g / 64], ~(1ull << (g % 64)),
+						   __ATOMIC_RELAXED);
+			}
+			return -EEXIST;
+		}
+	}
+	/* Runs of non-zero pages go out in one pwrite each; zero pages stay holes. */
+	for (uint64_t i = 0; i <= n && !err; i++) {
+		bool zero = i == n || is_zero_page(p + i * PAGE);
+
+		if (!zero) {
+			w->crcs[gfn + i] = crc32_update(0, p + i * PAGE, PAGE);
+			run++;
+			continue;
+		}
+		if (run)
+			err = pwrite_all(w->fd, p + (i - run) * PAGE, run * PAGE,
+					 w->hdr.mem_off + (gfn + i - run) * PAGE);
+		run = 0;
+	}
+	if (err) {
+		__atomic_compare_exchange_n(&w->err, &none, err, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		return err;
+	}
+	__atomic_fetch_add(&w->bytes, n * PAGE, __ATOMIC_RELAXED);
+	return 0;
+}
+
 uint64_t snapfile_writer__bytes(const struct snapfile_writer *w)
 {
 	return __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);

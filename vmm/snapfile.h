@@ -159,6 +159,12 @@ __snapfile_must_check int snapfile__create(const char *path, uint64_t mem_size, 
  * errors (a snapshot hook) may ignore them.
  */
 int snapfile__write_page(struct snapfile_writer *w, uint64_t gfn, const void *data);
+/*
+ * Save @n consecutive pages from @gfn at @data at once (runs of non-zero
+ * pages in one write each). The same rules as snapfile__write_page; on
+ * -EEXIST no page of the range was written.
+ */
+int snapfile__write_pages(struct snapfile_writer *w, uint64_t gfn, const void *data, uint64_t n);
 /* Guest memory saved so far, in bytes (zero pages included), for progress. */
 uint64_t snapfile_writer__bytes(const struct snapfile_writer *w);
 /*

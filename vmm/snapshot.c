@@ -9,6 +9,8 @@
  * - The file appears at its path only when complete (snapfile__commit).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,17 @@
 struct vm_snapshot {
 	struct vm *vm;
 	struct snapfile_writer *w;
+	/*
+	 * The saver's batch: pages mm hands over to the saver's own range call
+	 * are copied here (under the pool lock, a memcpy) and written after it,
+	 * in runs, outside the lock. Pages the fault path hands over (another
+	 * thread) are written at once.
+	 */
+	pthread_t saver;
+	uint64_t batch_gfn;
+	bool batching;
+	uint64_t staged[SAVE_BATCH / 64];
+	uint8_t *stage;
 	struct vm_state *state;
 	const char *path;
 	uint64_t t0, pause_ns;
@@ -41,7 +54,17 @@ static uint64_t now_ns(void)
 static void save_page(void *arg, uint64_t gfn, const void *old)
 {
 	struct vm_snapshot *s = arg;
-	int err = snapfile__write_page(s->w, gfn, old);
+	int err;
+
+	if (old && s->batching && pthread_equal(pthread_self(), s->saver) &&
+	    gfn - s->batch_gfn < SAVE_BATCH) {
+		uint64_t i = gfn - s->batch_gfn;
+
+		memcpy(s->stage + i * MM_PAGE_SIZE, old, MM_PAGE_SIZE);
+		s->staged[i / 64] |= 1ULL << (i % 64);
+		return;
+	}
+	err = snapfile__write_page(s->w, gfn, old);
 
 	if (err && !s->err)
 		s->err = err;
@@ -56,6 +79,11 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 
 	if (!s)
 		return -ENOMEM;
+	s->stage = malloc(SAVE_BATCH * MM_PAGE_SIZE);
+	if (!s->stage) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->vm = vm;
 	s->path = path;
 	s->t0 = now_ns();
@@ -63,6 +91,7 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 	if (err) {
 		snprintf(ret_msg, msg_len, "%s: cannot create the snapshot file: %s", path,
 			 strerror(-err));
+		free(s->stage);
 		free(s);
 		return err;
 	}
@@ -80,6 +109,28 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 	return 0;
 }
 
+/* Hand over [gfn, gfn+n) and write what mm staged, in runs of pages. */
+static int save_batch(struct vm_snapshot *s, struct mm_space *space, uint64_t gfn, uint64_t n)
+{
+	int err;
+
+	memset(s->staged, 0, sizeof(s->staged));
+	s->batch_gfn = gfn;
+	s->batching = true;
+	err = mm_space_snapshot_range(space, gfn, n, NULL);
+	s->batching = false;
+	for (uint64_t i = 0; !err && i < n;) {
+		uint64_t j = i;
+
+		while (j < n && (s->staged[j / 64] >> (j % 64) & 1))
+			j++;
+		if (j > i)
+			err = snapfile__write_pages(s->w, gfn + i, s->stage + i * MM_PAGE_SIZE, j - i);
+		i = j > i ? j : i + 1;
+	}
+	return err;
+}
+
 int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_stats,
 			char *ret_msg, size_t msg_len)
 {
@@ -88,9 +139,9 @@ int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_sta
 	int err = 0;
 
 	/* In batches: the pool lock is held per batch, so guest faults wait little. */
+	s->saver = pthread_self();
 	for (uint64_t g = 0; g < npages && !err; g += SAVE_BATCH)
-		err = mm_space_snapshot_range(space, g, npages - g < SAVE_BATCH ? npages - g :
-					      SAVE_BATCH, NULL);
+		err = save_batch(s, space, g, npages - g < SAVE_BATCH ? npages - g : SAVE_BATCH);
 	mm_space_snapshot_end(space);
 	if (!err)
 		err = s->err;
@@ -107,6 +158,7 @@ int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_sta
 		*ret_stats = (struct vm_snapshot_stats){.pause_ns = s->pause_ns,
 			.save_ns = now_ns() - s->t0, .mem_bytes = npages * MM_PAGE_SIZE};
 	vm_state__free(s->state);
+	free(s->stage);
 	free(s);
 	return err;
 }
@@ -119,6 +171,7 @@ void vm_snapshot__abort(struct vm_snapshot *s)
 		mm_space_snapshot_end(vm__space(s->vm)); /* -EINVAL if never begun */
 	snapfile__abort(s->w);
 	vm_state__free(s->state);
+	free(s->stage);
 	free(s);
 }
 

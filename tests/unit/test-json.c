@@ -50,8 +50,8 @@ static void parse_bad(const char *text, const char *want)
 
 static void test_every_type(void **state)
 {
-	struct json_obj *obj = parse_ok(" \t{ \"cmd\" : \"stats\",\"n\":-12,\"f\":1.5e3 ,\"t\":true,"
-					"\"no\":false,\"nil\":null,\"e\":\"\"}\r\n ");
+	struct json_obj *obj = parse_ok(" \t{ \"cmd\" : \"stats\",\"n\":-12,\"f\":1.5e3 ,"
+					"\"t\":true,\"no\":false,\"nil\":null,\"e\":\"\"}\r\n ");
 	int64_t i = 0;
 	double d = 0;
 	bool b = false;
@@ -159,7 +159,7 @@ static void test_syntax_errors(void **state)
 		{"{\"a\":\"\\ud800\\u0041\"}", "at byte 6: unpaired surrogate \\ud800"},
 		{"{\"a\":\"\\ud800\\ud800\"}", "at byte 6: unpaired surrogate \\ud800"},
 		{"{\"a\":\"\xff\"}", "at byte 6: invalid UTF-8 in string"},
-		{"{\"a\":\"\xc0\x80\"}", "at byte 6: invalid UTF-8 in string"},	/* overlong */
+		{"{\"a\":\"\xc0\x80\"}", "at byte 6: invalid UTF-8 in string"}, /* overlong */
 		{"{\"a\":\"\xe0\x80\xaf\"}", "at byte 6: invalid UTF-8 in string"},
 		{"{\"a\":\"\xed\xa0\x80\"}", "at byte 6: invalid UTF-8 in string"}, /* surrogate */
 		{"{\"a\":\"\xf4\x90\x80\x80\"}", "at byte 6: invalid UTF-8 in string"},
@@ -277,7 +277,8 @@ static void test_limits(void **state)
 	/* 32 keys parse, 33 are -E2BIG. */
 	n = (size_t)snprintf(text, sizeof(text), "{");
 	for (int i = 0; i < JSON_MAX_KEYS; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"k%d\":%d", i ? "," : "", i,
+				      i);
 	snprintf(text + n, sizeof(text) - n, "}");
 	obj = parse_ok(text);
 	assert_int_equal(json__nr_keys(obj), JSON_MAX_KEYS);
@@ -308,6 +309,8 @@ static const char *finish(struct json_out *o)
 
 static void test_writer(void **state)
 {
+	static const char merged[] =
+		"{\"ok\":true,\"stats\":{\"faults\":3,\"mode\":\"cow\"},\"empty\":{}}";
 	struct json_out o, inner;
 	size_t len = 0;
 
@@ -356,12 +359,10 @@ static void test_writer(void **state)
 	json_out__free(&inner);
 	json_out__bool(&inner, "ok", true);
 	json_out__merge(&inner, &o);
-	assert_string_equal(finish(&inner), "{\"ok\":true,\"stats\":{\"faults\":3,\"mode\":\"cow\"},"
-					    "\"empty\":{}}");
+	assert_string_equal(finish(&inner), merged);
 	json_out__free(&o);
 	json_out__merge(&inner, &o);	/* nothing to add */
-	assert_string_equal(finish(&inner), "{\"ok\":true,\"stats\":{\"faults\":3,\"mode\":\"cow\"},"
-					    "\"empty\":{}}");
+	assert_string_equal(finish(&inner), merged);
 	json_out__free(&inner);
 
 	/* A failed finish handed to raw poisons the outer object. */

@@ -680,6 +680,42 @@ static void test_max_size(void **state)
 	vm_state__free(st);
 }
 
+/* Runs of pages: zero pages in a run stay holes; a claimed page rolls the run back. */
+static void test_write_pages(void **state)
+{
+	struct vm_state *st = make_state(1, 9);
+	struct snapfile_writer *w = NULL;
+	struct snapfile *sf = NULL;
+	char path[128], msg[256] = "";
+	uint8_t *run = calloc(8, PG), *mem;
+
+	(void)state;
+	assert_non_null(run);
+	for (unsigned i = 0; i < 8; i++)
+		if (i != 2 && i != 5)
+			fill(run + i * PG, PG, 20 + i);
+	path_in_dir(path, sizeof(path), "runs.vmm");
+	assert_int_equal(snapfile__create(path, MEM, 1, &w), 0);
+	assert_int_equal(snapfile__write_page(w, 104, run + 4 * PG), 0);
+	/* 100..107 overlaps 104: refused, and 100..103 stay free. */
+	assert_int_equal(snapfile__write_pages(w, 100, run, 8), -EEXIST);
+	assert_int_equal(snapfile__write_pages(w, 100, run, 4), 0);
+	assert_int_equal(snapfile__write_pages(w, 105, run + 5 * PG, 3), 0);
+	assert_int_equal(snapfile__write_pages(w, NPAGES - 2, run, 3), -ERANGE);
+	assert_int_equal(snapfile_writer__bytes(w), 8 * PG);
+	assert_int_equal(snapfile__commit(w, st), 0);
+	assert_int_equal(snapfile__open(path, &sf, msg, sizeof(msg)), 0);
+	mem = calloc(1, MEM);
+	assert_non_null(mem);
+	assert_int_equal(snapfile__load_memory(sf, mem, msg, sizeof(msg)), 0);
+	assert_memory_equal(mem + 100 * PG, run, 8 * PG);
+	snapfile__close(sf);
+	free(mem);
+	free(run);
+	unlink(path);
+	vm_state__free(st);
+}
+
 /* Load throughput of a guest whose every page holds data (printed, not asserted). */
 static void test_load_speed(void **state)
 {
@@ -763,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_writer_errors),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_max_size),
+		cmocka_unit_test(test_write_pages),
 		cmocka_unit_test(test_load_speed),
 	};
 

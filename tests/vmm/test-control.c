@@ -305,7 +305,7 @@ static void test_fuzz_command(void **state)
 	snprintf(in, sizeof(in), "%s/inputs", dir);
 	snprintf(crashes, sizeof(crashes), "%s/crashes", dir);
 	make_inputs(in, true);
-	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s --crashes %s --timeout 300",
+	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s --crashes %s --timeout 2000",
 		 in, crashes);
 	run(args, &r);
 	if (r.status != 3)
@@ -322,7 +322,7 @@ static void test_fuzz_command(void **state)
 
 	snprintf(in, sizeof(in), "%s/inputs-clean", dir);
 	make_inputs(in, false);
-	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s --timeout 300", in);
+	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s --timeout 2000", in);
 	run(args, &r);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "crashes 0; timeouts 1"));
