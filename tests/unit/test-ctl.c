@@ -256,8 +256,9 @@ static void test_ctl_help(void **state)
 	static const char *const words[] = {
 		"usage: vmm ctl [--timeout SECONDS] SOCKET REQUEST...",
 		"NAME[:KEY=VALUE[,KEY=VALUE...]]",
-		"\n  pause ", "\n  resume ", "\n  clone[:count=N][,serial=PREFIX] ",
-		"\n  snapshot:path=FILE ", "\n  reset ", "\n  stats ", "\n  quit ",
+		"\n  pause[:vm=N], resume[:vm=N] ", "\n  clone[:vm=N,count=K,resettable=true]\n",
+		"\n  snapshot:path=FILE[,vm=N] ", "\n  reset:vm=N ", "\n  stats[:vm=N] ",
+		"\n  quit ",
 		"--timeout SECONDS",
 	};
 	struct result r;
