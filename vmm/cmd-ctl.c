@@ -23,6 +23,7 @@
 
 #include "api.h"
 #include "cmd.h"
+#include "cmd-opts.h"
 #include "json.h"
 
 #define CTL_DEFAULT_TIMEOUT 30.0
@@ -30,9 +31,11 @@
 
 static const char ctl_usage[] = "usage: vmm ctl [--timeout SECONDS] SOCKET REQUEST...";
 
+static const struct cmd_ctx ctl_cmd = {"vmm ctl", ctl_usage};
+
 static int ctl_usage_error(const char *what, const char *arg)
 {
-	return cmd_usage_error_in("vmm ctl", ctl_usage, what, arg);
+	return cmd_usage_error_in(ctl_cmd.name, ctl_cmd.usage, what, arg);
 }
 
 static void ctl_help(void)
@@ -172,19 +175,6 @@ static int make_request(const char *arg, char **ret_line)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
 	*ret_line = line;
-	return 0;
-}
-
-static int parse_timeout(const char *arg, double *ret)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v > 0) || v > 1e6)
-		return ctl_usage_error("--timeout: not a positive number of seconds", arg);
-	*ret = v;
 	return 0;
 }
 
@@ -351,7 +341,7 @@ int cmd_ctl(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
-			if (parse_timeout(optarg, &timeout))
+			if (cmd_parse_seconds(&ctl_cmd, optarg, &timeout))
 				return EXIT_USAGE;
 			break;
 		case 'h': ctl_help(); return 0;

@@ -82,24 +82,6 @@ static int parse_ms(const char *arg, int *ret)
 	return 0;
 }
 
-static int join_args(int argc, char **argv, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int i = 0; i < argc; i++) {
-		size_t l = strlen(argv[i]);
-
-		if (n + l + 1 >= len)
-			return usage_error("guest arguments too long", NULL);
-		if (i)
-			out[n++] = ' ';
-		memcpy(out + n, argv[i], l + 1);
-		n += l;
-	}
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct fuzz_opts *o)
 {
 	static const struct option longopts[] = {
@@ -137,7 +119,8 @@ static int parse_opts(int argc, char **argv, struct fuzz_opts *o)
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
 		return usage_error("unexpected argument (guest arguments go after --)",
 				   argv[optind]);
-	return join_args(argc - optind, argv + optind, o->cmdline, sizeof(o->cmdline));
+	return cmd_join_args(&fuzz_cmd, argc - optind, argv + optind, o->cmdline,
+			     sizeof(o->cmdline));
 }
 
 /* Read @path whole if it is a regular file of at most @max bytes: 0, 1 skipped, -errno. */

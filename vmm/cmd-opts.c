@@ -113,6 +113,37 @@ int cmd_load_image(const struct cmd_ctx *cmd, const char *name, struct image *im
 	return 0;
 }
 
+int cmd_parse_seconds(const struct cmd_ctx *cmd, const char *arg, double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v > 0) || v > 1e6)
+		return usage_error(cmd, "--timeout: not a positive number of seconds", arg);
+	*ret = v;
+	return 0;
+}
+
+int cmd_join_args(const struct cmd_ctx *cmd, int argc, char **argv, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+
+		if (n + l + (i > 0) >= len)
+			return usage_error(cmd, "guest arguments too long (4095 bytes at most)", NULL);
+		if (i > 0)
+			out[n++] = ' ';
+		memcpy(out + n, argv[i], l + 1);
+		n += l;
+	}
+	return 0;
+}
+
 void cmd_image_free(struct image *img)
 {
 	free(img->owned);
