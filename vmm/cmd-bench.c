@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "bench-blk.h"
 #include "bench-clone.h"
 #include "bench-reset.h"
 #include "bench-snapshot.h"
@@ -10,7 +11,7 @@
 #include "cmd.h"
 
 static const char bench_usage[] =
-	"usage: vmm bench vm|clone|reset|snapshot [--json] [--quick]";
+	"usage: vmm bench vm|clone|reset|snapshot|blk [--json] [--quick]";
 
 static const struct bench {
 	const char *name, *what;
@@ -21,6 +22,7 @@ static const struct bench {
 	{"reset", "fuzzing resets vs KVM dirty log + memcpy", bench_reset__run},
 	{"snapshot", "live snapshot save/restore, guest slowdown while saving",
 	 bench_snapshot__run},
+	{"blk", "virtio-blk: io_uring zero copy vs a pread/pwrite bounce buffer", bench_blk__run},
 	{NULL, NULL, NULL},
 };
 
@@ -46,7 +48,7 @@ int cmd_bench(int argc, char **argv)
 	int err;
 
 	if (argc < 2)
-		return bench_usage_error("which benchmark? (vm, clone, reset, snapshot)", NULL);
+		return bench_usage_error("which benchmark? (vm, clone, reset, snapshot, blk)", NULL);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		bench_help();
 		return 0;

@@ -22,6 +22,8 @@
 #include "builtin-guests.h"
 #include "cmd.h"
 #include "cmd-opts.h"
+#include "dev-blk.h"
+#include "dev-setup.h"
 #include "api.h"
 #include "group.h"
 #include "snapshot.h"
@@ -35,15 +37,19 @@ struct run_opts {
 	unsigned cpus;
 	const char *serial;
 	double timeout_s;
-	bool stats;
+	bool stats, dma_test;
 	const char *api, *clone_serial, *snapshot_to, *restore;
 	bool mem_set, cpus_set;
+	bool disk_set;
+	struct virtio_blk_opts disk;
+	char disk_path[4096];
 	char cmdline[ABI_CMDLINE_MAX];
 };
 
 static const char run_usage[] =
 	"usage: vmm run --guest NAME|PATH|--restore FILE [--mem SIZE] [--cpus N] [--serial FILE] "
 	"[--clone-serial PREFIX] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
+	"[--dma-test] [--disk FILE[,ro][,fixed-buffers]] "
 	"[-- GUEST ARGS...]";
 
 static const struct cmd_ctx run_cmd = {"vmm run", run_usage};
@@ -71,6 +77,11 @@ static void run_help(void)
 	       "  --api SOCKET       serve control requests on a Unix socket (vmm ctl)\n"
 	       "  --snapshot-to FILE where a guest's snapshot request (HC_SNAPSHOT) saves\n"
 	       "  --timeout SECONDS  stop the guest after this long (exit status %d)\n"
+	       "  --dma-test         add the DMA test device (the dmatest guest drives it)\n"
+	       "  --disk FILE[,ro][,fixed-buffers]  a virtio-blk disk (virtio-mmio) on the raw\n"
+	       "                     image FILE, io_uring with O_DIRECT into the guest's pages;\n"
+	       "                     ro: read-only; fixed-buffers: guest RAM registered as\n"
+	       "                     io_uring fixed buffers (all of it stays pinned)\n"
 	       "  --stats            print run time, exits by kind, memory counters and\n"
 	       "                     each clone's and snapshot's timings\n\n"
 	       "Exit status: the guest's (0-99; if 0, the first failing clone's); %d the guest's status was above 99;\n"
@@ -80,35 +91,17 @@ static void run_help(void)
 	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT);
 }
 
-static int parse_timeout(const char *arg, double *ret)
+static int parse_disk(const char *arg, struct run_opts *o)
 {
-	char *end;
-	double v;
+	char msg[4400], what[4500];
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v > 0) || v > 1e6)
-		return run_usage_error("--timeout: not a positive number of seconds", arg);
-	*ret = v;
-	return 0;
-}
-
-/* Join the guest's arguments with single spaces. */
-static int join_args(int argc, char **argv, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int i = 0; i < argc; i++) {
-		size_t l = strlen(argv[i]);
-
-		if (n + l + (i > 0) >= len)
-			return run_usage_error("guest arguments too long (4095 bytes at most)", NULL);
-		if (i > 0)
-			out[n++] = ' ';
-		memcpy(out + n, argv[i], l + 1);
-		n += l;
+	if (o->disk_set)
+		return run_usage_error("--disk: one disk at most", arg);
+	if (dev_blk__parse(arg, &o->disk, o->disk_path, sizeof(o->disk_path), msg, sizeof(msg))) {
+		snprintf(what, sizeof(what), "--disk: %s", msg);
+		return run_usage_error(what, NULL);
 	}
+	o->disk_set = true;
 	return 0;
 }
 
@@ -120,7 +113,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"timeout", required_argument, NULL, 't'}, {"stats", no_argument, NULL, 'S'},
 		{"api", required_argument, NULL, 'a'},	 {"clone-serial", required_argument, NULL, 'L'},
 		{"snapshot-to", required_argument, NULL, 'T'}, {"restore", required_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},	 {0, 0, 0, 0},
+		{"dma-test", no_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
+		{"disk", required_argument, NULL, 'k'},	 {0, 0, 0, 0},
 	};
 	int opt, err = 0;
 
@@ -133,8 +127,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'm': err = cmd_parse_mem(&run_cmd, optarg, &o->mem); o->mem_set = true; break;
 		case 'c': err = cmd_parse_cpus(&run_cmd, optarg, &o->cpus); o->cpus_set = true; break;
 		case 's': o->serial = optarg; break;
-		case 't': err = parse_timeout(optarg, &o->timeout_s); break;
+		case 't': err = cmd_parse_seconds(&run_cmd, optarg, &o->timeout_s); break;
 		case 'S': o->stats = true; break;
+		case 'D': o->dma_test = true; break;
+		case 'k': err = parse_disk(optarg, o); break;
 		case 'a': o->api = optarg; break;
 		case 'L': o->clone_serial = optarg; break;
 		case 'T': o->snapshot_to = optarg; break;
@@ -148,9 +144,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		return err;
 	if (o->restore && o->guest)
 		return run_usage_error("--restore resumes a snapshot: no --guest with it", NULL);
+	if (o->restore && o->disk_set)
+		return run_usage_error("--disk needs a booted guest: not with --restore", NULL);
 	if (o->restore && (o->mem_set || o->cpus_set))
 		return run_usage_error("--restore takes memory size and vCPUs from the snapshot: "
 				       "no --mem or --cpus with it", NULL);
+	if (o->restore && o->dma_test)
+		return run_usage_error("--dma-test adds a device to a new guest: not with --restore",
+				       NULL);
 	if (!o->guest && !o->restore)
 		return run_usage_error("--guest (or --restore) is required", NULL);
 	if (o->restore && optind < argc)
@@ -159,7 +160,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
 		return run_usage_error("unexpected argument (guest arguments go after --)",
 				       argv[optind]);
-	return join_args(argc - optind, argv + optind, o->cmdline, sizeof(o->cmdline));
+	return cmd_join_args(&run_cmd, argc - optind, argv + optind, o->cmdline,
+			     sizeof(o->cmdline));
 }
 
 static double now_ms(void)
@@ -193,7 +195,7 @@ static void print_stats(struct vm *vm, double boot_ms)
 
 /* The first VM: booted from the guest image, or restored from a snapshot. */
 static int create_vm(const struct run_opts *o, const struct image *img, int serial_fd,
-		     struct vm **ret_vm)
+		     struct vm **ret_vm, struct dma_test **ret_dma, struct virtio_blk **ret_blk)
 {
 	struct vm_config cfg = {.mem_size = o->mem, .nr_cpus = o->cpus, .serial_fd = serial_fd};
 	char msg[300] = "";
@@ -210,10 +212,25 @@ static int create_vm(const struct run_opts *o, const struct image *img, int seri
 		fprintf(stderr, "vmm run: creating the VM: %s\n", strerror(-err));
 		return err;
 	}
+	err = o->dma_test ? dev_setup__dma_test(*ret_vm, ret_dma, NULL) : 0;
+	if (err) {
+		fprintf(stderr, "vmm run: --dma-test: %s\n", strerror(-err));
+		vm__destroy(*ret_vm);
+		return err;
+	}
+	err = o->disk_set ? dev_blk__attach(*ret_vm, &o->disk, ret_blk, msg, sizeof(msg)) : 0;
+	if (err) {
+		fprintf(stderr, "vmm run: --disk %s\n", msg);
+		vm__destroy(*ret_vm);
+		dma_test__destroy(*ret_dma);
+		return err;
+	}
 	err = vm__load_elf(*ret_vm, img->data, img->size, o->cmdline, msg, sizeof(msg));
 	if (err) {
 		fprintf(stderr, "vmm run: guest '%s': %s\n", o->guest, msg[0] ? msg : strerror(-err));
+		virtio_blk__destroy(*ret_blk); /* unpins: before the VM's memory goes */
 		vm__destroy(*ret_vm);
+		dma_test__destroy(*ret_dma);
 	}
 	return err;
 }
@@ -225,16 +242,20 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 	struct api *api = NULL;
 	struct group *g;
 	struct vm *vm;
+	struct dma_test *dma = NULL;
+	struct virtio_blk *blk = NULL;
 	double t0 = now_ms(), boot_ms;
 	int err, status = EXIT_FAILED;
 
-	if (create_vm(o, img, serial_fd, &vm))
+	if (create_vm(o, img, serial_fd, &vm, &dma, &blk))
 		return EXIT_FAILED;
 	boot_ms = now_ms() - t0;
 	err = group__create(&gc, vm, &g);
 	if (err) {
 		fprintf(stderr, "vmm run: %s\n", strerror(-err));
+		virtio_blk__destroy(blk);
 		vm__destroy(vm);
+		dma_test__destroy(dma);
 		return EXIT_FAILED;
 	}
 	if (o->api) {
@@ -243,7 +264,10 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 			fprintf(stderr, "vmm run: --api '%s': %s\n", o->api, err == -EEXIST ?
 				"something else is there (a live socket or another file)" :
 				strerror(-err));
+			dma_test__detach(dma);
+			virtio_blk__destroy(blk);
 			group__destroy(g);
+			dma_test__destroy(dma);
 			return EXIT_FAILED;
 		}
 	}
@@ -257,7 +281,14 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 	}
 	if (o->stats)
 		print_stats(vm, boot_ms);
+	if (o->stats && dma)
+		dev_setup__print_dma_test(stderr, dma);
+	if (o->stats && blk)
+		dev_blk__print_stats(stderr, blk);
+	virtio_blk__destroy(blk); /* every VM has stopped; its pins must go before the memory */
+	dma_test__detach(dma); /* unpins: a pinned space cannot be destroyed */
 	group__destroy(g);
+	dma_test__destroy(dma); /* after the vCPUs that call it are gone */
 	return status;
 }
 

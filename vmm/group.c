@@ -499,6 +499,11 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 		if (poll(&p, 1, wait_ms) > 0 && read(g->efd, &v, sizeof(v)) < 0)
 			(void)0; /* EAGAIN: another reader emptied it */
 	}
+	/* No vCPU of any VM is left inside a device handler: devices may go. */
+	pthread_mutex_lock(&g->lock);
+	for (unsigned i = 0; i < g->n; i++)
+		vm__pause(g->m[i]->vm);
+	pthread_mutex_unlock(&g->lock);
 	if (timed_out) {
 		*ret_status = VMM_EXIT_TIMEOUT;
 		return 0;
