@@ -10,7 +10,9 @@
  *     at a time, memcpy into/out of the pinned pages (same descriptor, so
  *     O_DIRECT too when the file system has it).
  * Each row is a rate (speedup = ours / baseline), the median of repeated
- * runs taken in alternating order. The image is a temporary file on the
+ * runs taken in alternating order, but the latency rows (4k-randread-qd1:
+ * the same random reads one at a time, a time per request, speedup =
+ * baseline / ours). The image is a temporary file on the
  * local disk (/var/tmp, else /tmp; $VMM_BENCH_DIR first if set), filled
  * with data so reads hit allocated blocks; where O_DIRECT is refused the
  * disk runs buffered, and a note says so.
@@ -182,7 +184,8 @@ static double median_of(const struct figures *v, unsigned n, size_t field)
 	return bench_median(x, n);
 }
 
-static void rows(struct bench_out *o, struct figures f[NR_CFGS][MAX_REPS], unsigned reps)
+static void rows(struct bench_out *o, struct figures f[NR_CFGS][MAX_REPS],
+		 struct figures l[NR_CFGS][MAX_REPS], unsigned reps)
 {
 	static const struct {
 		const char *name;
@@ -192,10 +195,16 @@ static void rows(struct bench_out *o, struct figures f[NR_CFGS][MAX_REPS], unsig
 
 	for (size_t i = 0; i < 2; i++) {
 		const struct figures *v = f[cases[i].cfg], *b = f[CFG_BOUNCE];
+		const struct figures *lv = l[cases[i].cfg], *lb = l[CFG_BOUNCE];
 
 		snprintf(c, sizeof(c), "4k-randread%s", cases[i].name);
 		bench_out__rate(o, c, "iops", median_of(v, reps, offsetof(struct figures, iops)),
 				"bounce_pread_iops", median_of(b, reps, offsetof(struct figures, iops)));
+		snprintf(c, sizeof(c), "4k-randread-qd1%s", cases[i].name);
+		bench_out__time(o, c, "latency_us",
+				1e6 / median_of(lv, reps, offsetof(struct figures, iops)),
+				"bounce_pread_latency_us",
+				1e6 / median_of(lb, reps, offsetof(struct figures, iops)));
 		snprintf(c, sizeof(c), "1m-seqread%s", cases[i].name);
 		bench_out__rate(o, c, "mib_per_s",
 				median_of(v, reps, offsetof(struct figures, read_mibps)),
@@ -214,7 +223,8 @@ int bench_blk__run(struct bench_out *o, bool quick)
 	unsigned reps = quick ? 3 : 5;
 	uint64_t size = (quick ? 64ULL : 256ULL) << 20;
 	const char *args = quick ? "bench 2000 32 32" : "bench 20000 256 32";
-	static struct figures f[NR_CFGS][MAX_REPS];
+	const char *qd1 = quick ? "bench 500 1 1" : "bench 4000 1 1";
+	static struct figures f[NR_CFGS][MAX_REPS], l[NR_CFGS][MAX_REPS];
 	char path[4096];
 	int err;
 
@@ -227,9 +237,11 @@ int bench_blk__run(struct bench_out *o, bool quick)
 			int cfg = r % 2 ? NR_CFGS - 1 - k : k; /* alternate the order */
 
 			err = run_once(path, cfg, args, &f[cfg][r]);
+			if (!err) /* one request at a time: latency */
+				err = run_once(path, cfg, qd1, &l[cfg][r]);
 		}
 	if (!err)
-		rows(o, f, reps);
+		rows(o, f, l, reps);
 	bench_out__end(o);
 	unlink(path);
 	return err;
