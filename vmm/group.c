@@ -134,7 +134,7 @@ static int spawn(struct group *g, struct vm_capture *cap, unsigned i, unsigned m
 		 struct member **ret_m)
 {
 	struct vm_clone_config cc = {.mm_flags = mm_flags};
-	struct member *m;
+	struct member *m = NULL;
 	char tag[32];
 	int err;
 
@@ -524,7 +524,7 @@ unsigned group__nr_vms(struct group *g)
 
 struct vm *group__vm(struct group *g, unsigned id)
 {
-	struct member *m;
+	struct member *m = NULL;
 
 	pthread_mutex_lock(&g->lock);
 	m = find(g, id);
@@ -704,7 +704,7 @@ int group__handle_request(void *arg, const struct json_obj *req, struct json_out
 	static const char *const vm_key[] = {"vm", NULL}, *const snap_keys[] = {"vm", "path", NULL};
 	struct group *g = arg;
 	const char *cmd = json__get_str(req, "cmd");
-	struct member *m;
+	struct member *m = NULL;
 	int err;
 
 	if (!strcmp(cmd, "clone"))

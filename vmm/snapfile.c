@@ -682,7 +682,7 @@ static int seek_page(const struct snapfile *sf, uint64_t gfn, int whence, uint64
 
 int snapfile__load_memory(struct snapfile *sf, void *dst, char *ret_msg, size_t msg_len)
 {
-	uint64_t npages = sf->hdr.mem_size / PAGE, g = 0, data, hole;
+	uint64_t npages = sf->hdr.mem_size / PAGE, g = 0, data = 0, hole = 0;
 	int err = 0;
 
 	while (!err && g < npages) {
