@@ -23,7 +23,26 @@ static void blk_mmio(void *dev, uint64_t off, uint8_t *data, unsigned len, bool 
 	virtio_mmio__access(virtio_blk__transport(dev), off, data, len, is_write);
 }
 
-static const struct vm_device_ops blk_bus_ops = {.mmio = blk_mmio};
+/* A clone's disk: same window, transport state and image, its own rings' pins and ring. */
+static int blk_clone(void *dev, struct mm_space *child_space, void **ret_dev)
+{
+	const char *step;
+	struct virtio_blk *b;
+	int err = virtio_blk__clone(dev, child_space, &b, &step);
+
+	if (!err)
+		*ret_dev = b;
+	return err;
+}
+
+static void blk_release(void *dev)
+{
+	virtio_blk__destroy(dev);
+}
+
+static const struct vm_device_ops blk_bus_ops = {
+	.mmio = blk_mmio, .clone = blk_clone, .release = blk_release,
+};
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 static time_t report_last;

@@ -9,8 +9,9 @@
  * report of guests that broke their device.
  *
  * The caller owns the device: destroy it while the VM is stopped and
- * before vm__destroy (its pins would keep the memory busy). VMs cloned by
- * a group (HC_CLONE under `vmm run`) do not inherit the disk.
+ * before vm__destroy (its pins would keep the memory busy). Clones made
+ * with vm__capture (HC_CLONE and `clone` under `vmm run`) get their own
+ * copy of the disk (the same image), which they own and release.
  */
 #ifndef VMM_DEV_BLK_H
 #define VMM_DEV_BLK_H

@@ -46,8 +46,9 @@ struct vcpu {
 
 struct device {
 	struct abi_dev desc;
-	const struct vm_device_ops *ops;
+	const struct vm_device_ops *ops; /* NULL: an empty window (a clone's) */
 	void *dev;
+	bool owned;			 /* a clone's copy: released by vm__destroy */
 };
 
 /* A pool the VMM created, shared by a VM and its clones; the last one frees it. */
@@ -401,6 +402,11 @@ static bool handle_mmio(struct vcpu *c)
 				       "device window's end");
 			return true;
 		}
+		if (!d->ops) {
+			stop_with_regs(c, VM_STOP_UNHANDLED, "unhandled exit: MMIO access to a "
+				       "device this clone does not have (it cannot be cloned)");
+			return true;
+		}
 		if (!wr)
 			memset(run->mmio.data, 0, sizeof(run->mmio.data));
 		d->ops->mmio(d->dev, off, run->mmio.data, len, wr);
@@ -737,6 +743,11 @@ int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
 	return 0;
 }
 
+void *vm__device(struct vm *vm, unsigned i)
+{
+	return i < vm->nr_devices ? vm->devices[i].dev : NULL;
+}
+
 /* The device table the guest reads (abi.h), below ABI_RESERVED. */
 static void write_devtab(struct vm *vm)
 {
@@ -909,6 +920,10 @@ void vm__destroy(struct vm *vm)
 				pthread_join(vm->vcpus[i].thread, NULL);
 	}
 	uart__exit(&vm->uart);
+	/* Before the memory goes: a device may hold pins on it. */
+	for (unsigned i = 0; i < vm->nr_devices; i++)
+		if (vm->devices[i].owned)
+			vm->devices[i].ops->release(vm->devices[i].dev);
 	for (unsigned i = 0; i < vm->nr_cpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->run_size);
@@ -943,22 +958,54 @@ struct vm_capture {
 	struct pool_ref *pool_ref;	/* held: the spaces live in its pool */
 	struct vm_state *state;
 	unsigned count;
+	void *(*devs)[ABI_DEV_MAX];	/* [count]: device copies, NULL once spawned */
 	struct mm_space *spaces[];	/* NULL once spawned */
 };
+
+/* Copy every device that can be for clone @i (the parent paused). */
+static int capture_devices(struct vm_capture *cap, unsigned i)
+{
+	struct vm *p = cap->parent;
+
+	for (unsigned d = 0; d < p->nr_devices; d++) {
+		const struct vm_device_ops *ops = p->devices[d].ops;
+		int err;
+
+		if (!ops || !ops->clone)
+			continue;
+		err = ops->clone(p->devices[d].dev, cap->spaces[i], &cap->devs[i][d]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void release_devices(struct vm_capture *cap, unsigned i)
+{
+	for (unsigned d = 0; d < cap->parent->nr_devices; d++) {
+		if (cap->devs[i][d])
+			cap->parent->devices[d].ops->release(cap->devs[i][d]);
+		cap->devs[i][d] = NULL;
+	}
+}
 
 void vm_capture__free(struct vm_capture *cap)
 {
 	if (!cap)
 		return;
-	for (unsigned i = 0; i < cap->count; i++)
+	for (unsigned i = 0; i < cap->count; i++) {
+		if (cap->devs)
+			release_devices(cap, i); /* their pins first */
 		mm_space_destroy(cap->spaces[i]);
+	}
+	free(cap->devs);
 	vm_state__free(cap->state);
 	pool_ref_put(cap->pool_ref);
 	free(cap);
 }
 
-int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
-		struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
+static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool devices,
+		   struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
 {
 	struct vm_capture *cap;
 	uint64_t t0 = now_ns();
@@ -970,6 +1017,11 @@ int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
 	cap = calloc(1, sizeof(*cap) + count * sizeof(cap->spaces[0]));
 	if (!cap)
 		return -ENOMEM;
+	cap->devs = calloc(count, sizeof(*cap->devs));
+	if (!cap->devs) {
+		free(cap);
+		return -ENOMEM;
+	}
 	cap->parent = parent;
 	cap->count = count;
 	cap->pool_ref = parent->pool_ref;
@@ -977,8 +1029,11 @@ int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
 		__atomic_add_fetch(&cap->pool_ref->refs, 1, __ATOMIC_RELAXED);
 	resume = vm__pause_if_running(parent);
 	err = vm__save_state(parent, &cap->state);
-	for (unsigned i = 0; !err && i < count; i++)
+	for (unsigned i = 0; !err && i < count; i++) {
 		err = mm_space_clone(parent->space, mm_flags, &cap->spaces[i]);
+		if (!err && devices)
+			err = capture_devices(cap, i);
+	}
 	if (resume)
 		vm__resume(parent);
 	if (err) {
@@ -989,6 +1044,12 @@ int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
 		*ret_pause_ns = now_ns() - t0;
 	*ret_cap = cap;
 	return 0;
+}
+
+int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
+		struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
+{
+	return capture(parent, count, mm_flags, true, ret_cap, ret_pause_ns);
 }
 
 int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_config *cfg,
@@ -1012,6 +1073,17 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 		vm__destroy(child);
 		return err;
 	}
+	/* The same windows as the parent's (the device table in memory says so). */
+	child->nr_devices = cap->parent->nr_devices;
+	for (unsigned d = 0; d < child->nr_devices; d++) {
+		child->devices[d].desc = cap->parent->devices[d].desc;
+		if (cap->devs[i][d]) {
+			child->devices[d].ops = cap->parent->devices[d].ops;
+			child->devices[d].dev = cap->devs[i][d];
+			child->devices[d].owned = true;
+			cap->devs[i][d] = NULL;
+		}
+	}
 	if (cfg->tag)
 		uart__set_tag(&child->uart, cfg->tag);
 	*ret_child = child;
@@ -1029,7 +1101,7 @@ int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **
 	struct vm_capture *cap;
 	int err;
 
-	err = vm__capture(parent, 1, cfg->mm_flags, &cap, ret_pause_ns);
+	err = capture(parent, 1, cfg->mm_flags, !cfg->no_devices, &cap, ret_pause_ns);
 	if (err)
 		return err;
 	err = vm__capture_spawn(cap, 0, cfg, ret_child);

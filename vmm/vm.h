@@ -85,6 +85,15 @@ struct vm;
  */
 struct vm_device_ops {
 	void (*mmio)(void *dev, uint64_t off, uint8_t *data, unsigned len, bool is_write);
+	/*
+	 * Optional, for clones: copy the device for a clone whose memory is
+	 * @child_space. Called by vm__capture while the VM is paused, so the
+	 * copy matches the captured vCPU state and memory; the clone owns the
+	 * copy and calls release() once its vCPU threads are gone. A device
+	 * without it leaves its window empty in clones (an access stops them).
+	 */
+	int (*clone)(void *dev, struct mm_space *child_space, void **ret_dev);
+	void (*release)(void *dev);
 };
 
 int vm__create(const struct vm_config *cfg, struct vm **ret_vm);
@@ -103,6 +112,7 @@ struct vm_clone_config {
 	int serial_fd;		/* the clone's console; -1 discards it */
 	const char *tag;	/* NULL, or a prefix for each line of its console */
 	unsigned mm_flags;	/* mm_space_clone flags (MM_CLONE_RESETTABLE) */
+	bool no_devices;	/* vm__clone only: no device copies, empty windows */
 };
 
 #define VM_MAX_CLONES 1024 /* clones one capture makes */
@@ -146,6 +156,8 @@ int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **
  */
 int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
 		   const struct vm_device_ops *ops, void *dev, uint64_t *ret_gpa);
+/* The device in window @i (a clone's own copy for a clone), or NULL. */
+void *vm__device(struct vm *vm, unsigned i);
 
 int vm__start(struct vm *vm);
 /* Wait for the VM to stop, at most @timeout_ms (< 0: forever): 0 or -ETIMEDOUT. */

@@ -4,10 +4,10 @@
  * buffers, across a VM clone (suite integration).
  *
  * The blktest guest reads from its disk, then asks for a clone (HC_CLONE);
- * this test serves the request the way `vmm run`'s group does, and gives
- * the clone its own disk device (dev_blk__attach_clone: same image, the
- * parent's transport state, its own io_uring and fixed buffers over the
- * clone's memory). Parent and clone then read different sectors into the
+ * this test serves the request the way `vmm run`'s group does; the clone
+ * gets its own disk device from the capture (virtio_blk__clone: same
+ * image, the parent's transport state, its own io_uring and fixed buffers
+ * over the clone's memory). Parent and clone then read different sectors into the
  * same guest-physical buffer, three times, each checking it sees only its
  * own data; the host checks each VM's buffer too.
  *
@@ -24,6 +24,7 @@
  */
 #include "abi.h"
 #include "blk-vm.h"
+#include "group.h"
 
 #define IMG_SIZE (8ULL << 20)
 #define SEED 7
@@ -61,10 +62,9 @@ static struct vm *serve_clone(struct vm *parent, struct virtio_blk *pblk, int co
 			      struct virtio_blk **ret_cblk, struct vm **ret_idle)
 {
 	struct vm_clone_config cc = {.serial_fd = con, .tag = "[clone 1] "};
-	struct vm_clone_config idle = {.serial_fd = -1};
+	struct vm_clone_config idle = {.serial_fd = -1, .no_devices = true};
 	struct vm_stop stop;
 	struct vm *child;
-	char msg[300];
 
 	if (vm__wait(parent, BLK_WATCHDOG_MS, &stop))
 		fail_msg("no clone request from blktest");
@@ -73,8 +73,11 @@ static struct vm *serve_clone(struct vm *parent, struct virtio_blk *pblk, int co
 	vm__pause(parent);
 	assert_int_equal(vm__clone(parent, &cc, &child, NULL), 0);
 	assert_int_equal(vm__clone(parent, &idle, ret_idle, NULL), 0);
-	if (dev_blk__attach_clone(child, pblk, ret_cblk, msg, sizeof(msg)))
-		fail_msg("%s", msg);
+	/* The clone got its own copy of the disk, made while the parent was paused. */
+	*ret_cblk = vm__device(child, 0);
+	assert_non_null(*ret_cblk);
+	assert_ptr_not_equal(*ret_cblk, pblk);
+	assert_null(vm__device(*ret_idle, 0));
 	assert_int_equal(vm__set_hcall_result(child, stop.cpu, (int64_t)(HC_CLONE_CHILD | 1)), 0);
 	assert_int_equal(vm__set_hcall_result(parent, stop.cpu, 1), 0);
 	return child;
@@ -138,8 +141,7 @@ static void test_fixed_buffers_across_clone(void **state)
 	assert_true(ps.fixed >= 4 && cs.fixed >= 3); /* every read went through fixed buffers */
 	assert_int_equal(ps.ioerr + cs.ioerr + ps.transport.errors + cs.transport.errors, 0);
 
-	virtio_blk__destroy(cblk);
-	virtio_blk__destroy(pblk);
+	virtio_blk__destroy(pblk); /* the clone's copy is the clone's: vm__destroy releases it */
 	vm__destroy(idle);
 	vm__destroy(child);
 	vm__destroy(parent);
@@ -151,10 +153,42 @@ static void test_fixed_buffers_across_clone(void **state)
 	unlink(path);
 }
 
+/* The same through `vmm run`'s VM group: its clone gets the disk from the capture. */
+static void test_group_clone_keeps_disk(void **state)
+{
+	char path[] = "/var/tmp/vmm-blk-XXXXXX", args[80];
+	struct virtio_blk_opts o = {.fixed_buffers = false};
+	int con = blk_console_fd(), status = -1;
+	struct group_config gc = {.serial_fd = con};
+	struct virtio_blk *pblk;
+	struct group *g;
+	const char *out;
+
+	(void)state;
+	blk_make_image(path, IMG_SIZE, SEED);
+	o.path = path;
+	snprintf(args, sizeof(args), "clone %d %d %d", SECTOR_P, SECTOR_C, SEED);
+	assert_int_equal(group__create(&gc, blk_boot(args, &o, con, &pblk), &g), 0);
+	assert_int_equal(group__run(g, BLK_WATCHDOG_MS, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(group__nr_vms(g), 2);
+	assert_true(buf_holds(group__vm(g, 0), SECTOR_P));
+	assert_true(buf_holds(group__vm(g, 1), SECTOR_C));
+	assert_non_null(vm__device(group__vm(g, 1), 0));
+	virtio_blk__destroy(pblk); /* the parent's is the caller's */
+	group__destroy(g);
+	out = blk_console(con);
+	if (!strstr(out, "blktest: parent 0 ok sector 0") ||
+	    !strstr(out, "[clone 1] blktest: clone 1 ok sector 8192"))
+		fail_msg("console:\n%s", out);
+	close(con);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed_buffers_across_clone),
+		cmocka_unit_test(test_group_clone_keeps_disk),
 	};
 
 	blk_skip_without_kvm("test-blk-clone");
