@@ -203,6 +203,13 @@ static void *dma_thread(void *arg)
 			run_pending(dev);
 		} else if (dev->timer_on && now >= dev->next_tick_ns) {
 			tick(dev);
+			/*
+			 * Late ticks are dropped, counted from the end of this one: a
+			 * tick that outlasts the period (a slow host, a sanitizer)
+			 * must still leave the lock free a whole period for the
+			 * registers, or the guest's vCPU starves on it.
+			 */
+			now = now_ns();
 			dev->next_tick_ns += dev->timer_us * 1000;
 			if (dev->next_tick_ns < now)
 				dev->next_tick_ns = now + dev->timer_us * 1000;
