@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,15 @@ int cmd_fuzz(int argc, char **argv)
 	status = parse_opts(argc, argv, &o);
 	if (status)
 		return status < 0 ? 0 : status;
+	struct stat st;
+
+	if (stat(o.inputs, &st) || !S_ISDIR(st.st_mode)) {
+		bool missing = access(o.inputs, F_OK) != 0;
+
+		fprintf(stderr, "vmm fuzz: --inputs '%s': %s\n", o.inputs,
+			missing ? strerror(errno) : "not a directory");
+		return EXIT_FAILED;
+	}
 	if (o.crashes && mkdir(o.crashes, 0755) && errno != EEXIST) {
 		fprintf(stderr, "vmm fuzz: --crashes '%s': %s\n", o.crashes, strerror(errno));
 		return EXIT_FAILED;

@@ -328,6 +328,12 @@ static void test_fuzz_command(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "crashes 0; timeouts 1"));
 
+	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s/nonexistent", dir);
+	run(args, &r);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "No such file or directory"));
+	assert_string_equal(r.out, "");
+
 	snprintf(args, sizeof(args), "fuzz --guest hello --inputs %s", in);
 	run(args, &r);
 	assert_int_equal(r.status, 1);
