@@ -226,8 +226,8 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 
 	pthread_mutex_lock(&g->lock);
 	pm = find(g, id);
-	if (pm && g->quit)
-		err = -ESHUTDOWN;
+	if (pm && (g->quit || pm->ended))
+		err = -ESHUTDOWN; /* nothing left to clone: it stopped for good */
 	else if (pm)
 		err = clone_locked(g, pm, count, mm_flags, &first, &t);
 	if (!err)
@@ -607,6 +607,8 @@ static int req_clone(struct group *g, const struct json_obj *req, struct json_ou
 			   resettable ? MM_CLONE_RESETTABLE : 0, ids, &t);
 	if (err == -ENOENT)
 		return json_out__error(o, "no VM %llu", (unsigned long long)id);
+	if (err == -ESHUTDOWN)
+		return json_out__error(o, "VM %llu has ended", (unsigned long long)id);
 	if (err)
 		return json_out__error(o, "clone of VM %llu failed: %s", (unsigned long long)id,
 				       strerror(-err));

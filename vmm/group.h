@@ -51,7 +51,10 @@ int group__run(struct group *g, int timeout_ms, int *ret_status);
 /* Ask every VM to stop; group__run then returns (a `quit` request). */
 void group__quit(struct group *g);
 
-/* Make @count clones of VM @id; their numbers go to @ret_ids. */
+/*
+ * Make @count clones of VM @id; their numbers go to @ret_ids. -ENOENT no
+ * such VM; -ESHUTDOWN it has ended (or the group is quitting).
+ */
 int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags,
 		 unsigned *ret_ids, struct group_clone_times *ret_times);
 

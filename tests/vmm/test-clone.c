@@ -181,6 +181,9 @@ static void run_cloner(const char *args, unsigned nr_vms)
 	assert_int_equal(group__run(g, WATCHDOG_MS, &status), 0);
 	assert_int_equal(status, 0);
 	assert_int_equal(group__nr_vms(g), nr_vms);
+	/* Every VM has ended: nothing left to clone, nor a VM that is not there. */
+	assert_int_equal(group__clone(g, 0, 1, 0, NULL, NULL), -ESHUTDOWN);
+	assert_int_equal(group__clone(g, nr_vms, 1, 0, NULL, NULL), -ENOENT);
 	assert_pattern(group__vm(g, 0), 2, 4);
 	for (unsigned i = 1; i < nr_vms; i++)
 		assert_pattern(group__vm(g, i), 100 + i, 4);
