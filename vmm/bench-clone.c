@@ -22,19 +22,13 @@
 
 #include "bench-clone.h"
 #include "bench-guest.h"
+#include "clock.h"
 
 #define BURST 8
 
 struct fork_figures {
 	double fork_ms, forks_per_s;
 };
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 /*
  * Host memory in KiB this process holds beyond file mappings: guest frames
@@ -143,7 +137,7 @@ static int bench_size(struct bench_out *o, uint64_t mem, unsigned reps)
 			break;
 		lat[r] = s * 1e3;
 		pause[r] = (double)pause_ns / 1e6;
-		sleep_ms(20);
+		clock_sleep_ms(20);
 		idle[r] = host_kib(g.vm) - before;
 		vm__destroy(kids[0]);
 		err = clone_n(g.vm, BURST, kids, &s, &pause_ns);

@@ -2,16 +2,13 @@
 /* bench-out.c: benchmark rows, as JSON or a table (bench-out.h). */
 #include <stdarg.h>
 #include <sys/utsname.h>
-#include <time.h>
 
 #include "bench-out.h"
+#include "clock.h"
 
 double bench_now_s(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+	return clock_now_s();
 }
 
 void bench_out__begin(struct bench_out *o, const char *bench)

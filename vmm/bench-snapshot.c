@@ -25,6 +25,7 @@
 
 #include "bench-guest.h"
 #include "bench-snapshot.h"
+#include "clock.h"
 #include "memwrite.h"
 #include "snapfile.h"
 #include "snapshot.h"
@@ -39,20 +40,13 @@ static uint64_t counter(struct vm *vm)
 					    MEMWRITE_COUNTER), __ATOMIC_RELAXED);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* The guest's rewrite rate over @ms, pages per second. */
 static double idle_rate(struct vm *vm, unsigned ms)
 {
 	uint64_t c0 = counter(vm);
 	double t0 = bench_now_s();
 
-	sleep_ms(ms);
+	clock_sleep_ms(ms);
 	return (double)(counter(vm) - c0) / (bench_now_s() - t0);
 }
 

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "cmd-opts.h"
 #include "fuzz.h"
 
@@ -242,14 +242,6 @@ static int run_inputs(const struct fuzz_opts *o, struct fuzz *f, struct totals *
 	return buf ? err : -ENOMEM;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void print_summary(const struct totals *t, double secs)
 {
 	double mean_reset_us = t->execs ? (double)t->reset_ns / t->execs / 1e3 : 0;
@@ -307,9 +299,9 @@ int cmd_fuzz(int argc, char **argv)
 		fprintf(stderr, "vmm fuzz: guest '%s': %s\n", o.guest, msg);
 		status = EXIT_FAILED;
 	} else {
-		t0 = now_s();
+		t0 = clock_now_s();
 		err = run_inputs(&o, f, &t);
-		print_summary(&t, now_s() - t0);
+		print_summary(&t, clock_now_s() - t0);
 		status = err ? EXIT_FAILED : t.crashes ? EXIT_CRASHES : 0;
 		fuzz__destroy(f);
 	}

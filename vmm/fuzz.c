@@ -20,9 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "fuzz.h"
 #include "vm-state.h"
 
@@ -35,14 +35,6 @@ struct fuzz {
 	size_t dirty_words;
 	int broken;		/* -errno once a reset failed */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 /* Boot, run to HC_FUZZ_READY and check the buffer the guest named. */
 static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *msg, size_t len)
@@ -169,7 +161,7 @@ static void classify(const struct vm_stop *stop, struct fuzz_result *r)
 /* Put the clone back at the snapshot point; @len: the input's bytes. */
 static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	int err;
 
 	err = vm__get_dirty_log(f->vm, f->dirty);
@@ -179,7 +171,7 @@ static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
 		err = mm_space_reset_tracked(vm__space(f->vm), f->dirty, 0, &r->dirtied);
 	if (!err)
 		err = vm__restore_state(f->vm, f->snap);
-	r->reset_ns = now_ns() - t0;
+	r->reset_ns = clock_now_ns() - t0;
 	if (err)
 		f->broken = err;
 	return err;
@@ -199,7 +191,7 @@ int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 		return -E2BIG;
 	if (timeout_ms <= 0)
 		return -EINVAL;
-	t0 = now_ns();
+	t0 = clock_now_ns();
 	memcpy((uint8_t *)mm_space_hva(vm__space(f->vm)) + f->gpa, input, len);
 	err = vm__set_hcall_result(f->vm, f->cpu, (int64_t)len);
 	if (err) {
@@ -210,7 +202,7 @@ int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 	vm__resume(f->vm);
 	err = vm__wait(f->vm, timeout_ms, &stop);
 	vm__pause(f->vm); /* a timeout kicks the vCPUs out here */
-	r.run_ns = now_ns() - t0;
+	r.run_ns = clock_now_ns() - t0;
 	if (!err)
 		classify(&stop, &r);
 	else if (err != -ETIMEDOUT)

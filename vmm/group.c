@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "cmd.h"
 #include "group.h"
 #include "snapshot.h"
@@ -48,14 +48,6 @@ struct group {
 	unsigned n;
 	struct member *m[MAX_VMS];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 int group__create(const struct group_config *cfg, struct vm *root, struct group **ret_group)
 {
@@ -219,7 +211,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 		 unsigned *ret_ids, struct group_clone_times *ret_times)
 {
 	struct group_clone_times t = {0};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	struct member *pm;
 	unsigned first = 0;
 	int err = -ENOENT;
@@ -232,7 +224,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 		err = clone_locked(g, pm, count, mm_flags, &first, &t);
 	if (!err)
 		err = start_from(g, first);
-	t.latency_ns = now_ns() - t0;
+	t.latency_ns = clock_now_ns() - t0;
 	if (!err) {
 		report_clones(g, id, first, count, &t);
 		for (unsigned i = 0; ret_ids && i < count; i++)
@@ -248,7 +240,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 static int64_t serve_clone(struct group *g, struct member *pm, unsigned cpu)
 {
 	struct group_clone_times t = {0};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	unsigned first;
 	int err;
 
@@ -259,7 +251,7 @@ static int64_t serve_clone(struct group *g, struct member *pm, unsigned cpu)
 		err = start_member(g->m[first]);
 	if (err)
 		return err;
-	t.latency_ns = now_ns() - t0;
+	t.latency_ns = clock_now_ns() - t0;
 	report_clones(g, pm->id, first, 1, &t);
 	return first;
 }
@@ -467,7 +459,7 @@ static int group_status(struct group *g)
 
 int group__run(struct group *g, int timeout_ms, int *ret_status)
 {
-	uint64_t deadline = timeout_ms >= 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
+	uint64_t deadline = timeout_ms >= 0 ? clock_now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
 	bool timed_out = false, done;
 	int err;
 
@@ -487,7 +479,7 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 		if (done)
 			break;
 		if (deadline) {
-			uint64_t now = now_ns();
+			uint64_t now = clock_now_ns();
 
 			if (now >= deadline && !timed_out) {
 				timed_out = true;
@@ -567,7 +559,7 @@ static int req_member(struct group *g, const struct json_obj *req, struct json_o
 
 static int req_pause(struct group *g, struct member *m, bool pause, struct json_out *o)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 
 	if (m->ended)
 		return json_out__error(o, "VM %u has ended", m->id);
@@ -577,7 +569,7 @@ static int req_pause(struct group *g, struct member *m, bool pause, struct json_
 	else
 		vm__resume(m->vm);
 	json_out__u64(o, "vm", m->id);
-	json_out__double(o, pause ? "pause_ms" : "resume_ms", (double)(now_ns() - t0) / 1e6);
+	json_out__double(o, pause ? "pause_ms" : "resume_ms", (double)(clock_now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -625,7 +617,7 @@ static int req_clone(struct group *g, const struct json_obj *req, struct json_ou
 /* Put a resettable clone back at its clone point; it runs again. */
 static int req_reset(struct group *g, struct member *m, struct json_out *o)
 {
-	uint64_t t0 = now_ns(), dirtied = 0;
+	uint64_t t0 = clock_now_ns(), dirtied = 0;
 	int err;
 
 	if (!m->reset_state)
@@ -650,7 +642,7 @@ static int req_reset(struct group *g, struct member *m, struct json_out *o)
 		vm__resume(m->vm);
 	json_out__u64(o, "vm", m->id);
 	json_out__u64(o, "dirtied_pages", dirtied);
-	json_out__double(o, "reset_ms", (double)(now_ns() - t0) / 1e6);
+	json_out__double(o, "reset_ms", (double)(clock_now_ns() - t0) / 1e6);
 	return 0;
 }
 

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "snapfile.h"
 #include "snapshot.h"
 #include "vm-state.h"
@@ -41,14 +41,6 @@ struct vm_snapshot {
 	uint64_t t0, pause_ns;
 	int err;		/* first page-write error (under the pool lock) */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 /* mm's snapshot hook: under the pool lock, from any thread. */
 static void save_page(void *arg, uint64_t gfn, const void *old)
@@ -86,7 +78,7 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 	}
 	s->vm = vm;
 	s->path = path;
-	s->t0 = now_ns();
+	s->t0 = clock_now_ns();
 	err = snapfile__create(path, mm_space_size(space), vm__nr_cpus(vm), &s->w);
 	if (err) {
 		snprintf(ret_msg, msg_len, "%s: cannot create the snapshot file: %s", path,
@@ -104,7 +96,7 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 		vm_snapshot__abort(s);
 		return err;
 	}
-	s->pause_ns = now_ns() - s->t0;
+	s->pause_ns = clock_now_ns() - s->t0;
 	*ret_snap = s;
 	return 0;
 }
@@ -156,7 +148,7 @@ int vm_snapshot__finish(struct vm_snapshot *s, struct vm_snapshot_stats *ret_sta
 	}
 	if (!err && ret_stats)
 		*ret_stats = (struct vm_snapshot_stats){.pause_ns = s->pause_ns,
-			.save_ns = now_ns() - s->t0, .mem_bytes = npages * MM_PAGE_SIZE};
+			.save_ns = clock_now_ns() - s->t0, .mem_bytes = npages * MM_PAGE_SIZE};
 	vm_state__free(s->state);
 	free(s->stage);
 	free(s);

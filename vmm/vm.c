@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "elf-load.h"
 #include "uart.h"
 #include "vm-state.h"
@@ -81,14 +82,6 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 /* Host pointer for guest-physical [gpa, gpa+len), or NULL if outside RAM. */
 static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 {
@@ -138,7 +131,7 @@ static void vm_set_stop(struct vm *vm, const struct vm_stop *stop)
 	first = vm->stop.reason == VM_RUNNING;
 	if (first) {
 		vm->stop = *stop;
-		vm->stop_ns = now_ns();
+		vm->stop_ns = clock_now_ns();
 		pthread_cond_broadcast(&vm->cond);
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -336,7 +329,7 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 		ret = hcall_write(c, regs.rdi, regs.rsi);
 		break;
 	case HC_TIME_NS:
-		ret = (int64_t)now_ns();
+		ret = (int64_t)clock_now_ns();
 		break;
 	case HC_FUZZ_READY:
 	case HC_FUZZ_DONE:
@@ -809,7 +802,7 @@ int vm__start(struct vm *vm)
 	 * only after every thread id and started flag is written.
 	 */
 	pthread_mutex_lock(&vm->lock);
-	vm->start_ns = now_ns();
+	vm->start_ns = clock_now_ns();
 	for (i = 0; i < vm->nr_cpus && !err; i++) {
 		struct vcpu *c = &vm->vcpus[i];
 
@@ -1008,7 +1001,7 @@ static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool de
 		   struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
 {
 	struct vm_capture *cap;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	bool resume;
 	int err;
 
@@ -1041,7 +1034,7 @@ static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool de
 		return err;
 	}
 	if (ret_pause_ns)
-		*ret_pause_ns = now_ns() - t0;
+		*ret_pause_ns = clock_now_ns() - t0;
 	*ret_cap = cap;
 	return 0;
 }
@@ -1205,7 +1198,7 @@ void vm__stats(struct vm *vm, struct vm_stats *ret_stats)
 
 	pthread_mutex_lock(&vm->lock);
 	if (vm->start_ns)
-		s.run_ns = (vm->stop_ns ? vm->stop_ns : now_ns()) - vm->start_ns;
+		s.run_ns = (vm->stop_ns ? vm->stop_ns : clock_now_ns()) - vm->start_ns;
 	pthread_mutex_unlock(&vm->lock);
 	for (unsigned i = 0; i < vm->nr_cpus; i++)
 		for (unsigned k = 0; k < VM_NR_EXIT_KINDS; k++)
