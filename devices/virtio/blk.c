@@ -35,26 +35,49 @@
  */
 #define BLK_BATCH_BYTES (32U << 20)
 
+/* A walk over [skip, skip + left) of a chain's readable (or writable) bytes. */
+struct chain_span {
+	const struct virtq_chain *c;
+	bool writable;
+	unsigned i;
+	uint64_t skip, left;
+};
+
+/* The next piece, in one buffer: false when done (left > 0: the chain ran out). */
+static bool span_next(struct chain_span *s, uint64_t *ret_gpa, uint64_t *ret_n)
+{
+	for (; s->i < s->c->nbufs && s->left; s->i++) {
+		const struct virtq_buf *vb = &s->c->bufs[s->i];
+
+		if (vb->write != s->writable)
+			continue;
+		if (s->skip >= vb->len) {
+			s->skip -= vb->len;
+			continue;
+		}
+		*ret_gpa = vb->gpa + s->skip;
+		*ret_n = vb->len - s->skip < s->left ? vb->len - s->skip : s->left;
+		s->left -= *ret_n;
+		s->skip = 0;
+		s->i++;
+		return true;
+	}
+	return false;
+}
+
 /* Copy [skip, skip + len) of the chain's readable (or writable) bytes, through short pins. */
 static int chain_copy(struct virtio_blk *b, const struct virtq_chain *c, bool writable,
 		      uint64_t skip, uint8_t *buf, uint64_t len, bool to_guest)
 {
-	for (unsigned i = 0; i < c->nbufs && len; i++) {
-		const struct virtq_buf *vb = &c->bufs[i];
+	struct chain_span s = {.c = c, .writable = writable, .skip = skip, .left = len};
+	uint64_t gpa, n;
+
+	while (span_next(&s, &gpa, &n)) {
 		struct mm_pin *pin;
 		const struct iovec *iov;
 		unsigned niov;
-		uint64_t n;
-		int err;
+		int err = mm_pin(b->space, gpa, n, to_guest ? MM_PIN_WRITE : 0, &pin);
 
-		if (vb->write != writable)
-			continue;
-		if (skip >= vb->len) {
-			skip -= vb->len;
-			continue;
-		}
-		n = vb->len - skip < len ? vb->len - skip : len;
-		err = mm_pin(b->space, vb->gpa + skip, n, to_guest ? MM_PIN_WRITE : 0, &pin);
 		if (err)
 			return err;
 		iov = mm_pin_iov(pin, &niov);
@@ -66,10 +89,8 @@ static int chain_copy(struct virtio_blk *b, const struct virtq_chain *c, bool wr
 			buf += iov[j].iov_len;
 		}
 		mm_unpin(pin);
-		len -= n;
-		skip = 0;
 	}
-	return len ? -EFAULT : 0;
+	return s.left ? -EFAULT : 0;
 }
 
 static void req_release(struct blk_req *r)
@@ -88,34 +109,23 @@ static void req_release(struct blk_req *r)
 static int pin_data(struct virtio_blk *b, struct blk_req *r, const struct virtq_chain *c,
 		    bool writable, uint64_t skip, uint64_t len)
 {
+	struct chain_span s = {.c = c, .writable = writable, .skip = skip, .left = len};
 	unsigned niov_total = 0;
+	uint64_t gpa, n;
 
 	r->segs = calloc(c->nbufs, sizeof(*r->segs));
 	r->pins = calloc(c->nbufs, sizeof(*r->pins));
 	if (!r->segs || !r->pins)
 		return -ENOMEM;
-	for (unsigned i = 0; i < c->nbufs && len; i++) {
-		const struct virtq_buf *vb = &c->bufs[i];
-		uint64_t n;
+	while (span_next(&s, &gpa, &n)) {
 		unsigned niov;
-		int err;
+		int err = mm_pin(b->space, gpa, n, writable ? MM_PIN_WRITE : 0, &r->pins[r->nsegs]);
 
-		if (vb->write != writable)
-			continue;
-		if (skip >= vb->len) {
-			skip -= vb->len;
-			continue;
-		}
-		n = vb->len - skip < len ? vb->len - skip : len;
-		err = mm_pin(b->space, vb->gpa + skip, n, writable ? MM_PIN_WRITE : 0,
-			     &r->pins[r->nsegs]);
 		if (err)
 			return err;
-		r->segs[r->nsegs++] = (struct blk_seg){.gpa = vb->gpa + skip, .len = (uint32_t)n};
+		r->segs[r->nsegs++] = (struct blk_seg){.gpa = gpa, .len = (uint32_t)n};
 		mm_pin_iov(r->pins[r->nsegs - 1], &niov);
 		niov_total += niov;
-		len -= n;
-		skip = 0;
 	}
 	r->iov = calloc(niov_total ? niov_total : 1, sizeof(*r->iov));
 	if (!r->iov)
@@ -127,7 +137,7 @@ static int pin_data(struct virtio_blk *b, struct blk_req *r, const struct virtq_
 		memcpy(r->iov + r->niov, iov, niov * sizeof(*iov));
 		r->niov += niov;
 	}
-	return len ? -EFAULT : 0;
+	return s.left ? -EFAULT : 0;
 }
 
 static bool data_ok(const struct virtio_blk *b, uint64_t sector, uint64_t len)
