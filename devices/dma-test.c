@@ -37,26 +37,34 @@ static uint64_t now_ns(void)
 
 /* DMA ----------------------------------------------------------------- */
 
+/* Pin [gpa, gpa + len) into dev->pin and count it; DMA_ERR_PIN (errno kept) if mm refuses. */
+static uint64_t take_pin(struct dma_test *dev, uint64_t gpa, uint64_t len, unsigned flags)
+{
+	int err = mm_pin(dev->space, gpa, len, flags, &dev->pin);
+
+	if (err) {
+		dev->err_no = (uint64_t)-err;
+		return DMA_ERR_PIN;
+	}
+	dev->st.pins++;
+	dev->st.pins_held++;
+	dev->st.pinned_bytes = len;
+	return DMA_ERR_NONE;
+}
+
 /* Take the pin a DMA needs: the longterm one, or a short-term one now. */
 static uint64_t dma_get(struct dma_test *dev, bool write, const struct iovec **ret_iov,
 			unsigned *ret_niov)
 {
-	int err;
-
 	if (!dev->bound)
 		return DMA_ERR_NOBUF;
 	if (!(dev->b_flags & (write ? DMA_F_DEV_WRITES : DMA_F_DEV_READS)))
 		return DMA_ERR_PERM;
 	if (!dev->pin) {
-		err = mm_pin(dev->space, dev->b_gpa, dev->b_len, write ? MM_PIN_WRITE : 0,
-			     &dev->pin);
-		if (err) {
-			dev->err_no = (uint64_t)-err;
-			return DMA_ERR_PIN;
-		}
-		dev->st.pins++;
-		dev->st.pins_held++;
-		dev->st.pinned_bytes = dev->b_len;
+		uint64_t code = take_pin(dev, dev->b_gpa, dev->b_len, write ? MM_PIN_WRITE : 0);
+
+		if (code)
+			return code;
 	}
 	*ret_iov = mm_pin_iov(dev->pin, ret_niov);
 	return DMA_ERR_NONE;
@@ -243,21 +251,14 @@ static uint64_t check_buffer(struct dma_test *dev, uint64_t gpa, uint64_t len, u
 uint64_t dma_cmd__pin(struct dma_test *dev, uint64_t gpa, uint64_t len, uint64_t flags)
 {
 	uint64_t code = check_buffer(dev, gpa, len, flags);
-	int err;
 
 	if (code)
 		return code;
 	if (flags & DMA_F_LONGTERM) {
-		err = mm_pin(dev->space, gpa, len,
-			     ((flags & DMA_F_DEV_WRITES) ? MM_PIN_WRITE : 0) | MM_PIN_LONGTERM,
-			     &dev->pin);
-		if (err) {
-			dev->err_no = (uint64_t)-err;
-			return DMA_ERR_PIN;
-		}
-		dev->st.pins++;
-		dev->st.pins_held++;
-		dev->st.pinned_bytes = len;
+		code = take_pin(dev, gpa, len,
+				((flags & DMA_F_DEV_WRITES) ? MM_PIN_WRITE : 0) | MM_PIN_LONGTERM);
+		if (code)
+			return code;
 	}
 	dev->bound = true;
 	dev->b_gpa = gpa;
