@@ -33,6 +33,7 @@
 
 #include "abi.h"
 #include "builtin-guests.h"
+#include "clock.h"
 #include "fuzz.h"
 #include "group.h"
 #include "memwrite.h"
@@ -95,13 +96,6 @@ static void assert_same_regs(const struct vm_state *a, const struct vm_state *b)
 	}
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Clone point: the child has the parent's memory and registers, not later writes. */
 static void test_clone_point(void **state)
 {
@@ -113,7 +107,7 @@ static void test_clone_point(void **state)
 
 	(void)state;
 	assert_int_equal(vm__start(parent), 0);
-	sleep_ms(30);
+	clock_sleep_ms(30);
 	vm__pause(parent);
 	sum = mem_checksum(parent);
 	assert_int_equal(vm__save_state(parent, &at_clone), 0);
@@ -128,7 +122,7 @@ static void test_clone_point(void **state)
 
 	/* The parent runs on: its spin loop rewrites memory and registers. */
 	vm__resume(parent);
-	sleep_ms(50);
+	clock_sleep_ms(50);
 	vm__pause(parent);
 	assert_int_not_equal(mem_checksum(parent), sum);
 	assert_int_equal(mem_checksum(child), sum);
@@ -137,7 +131,7 @@ static void test_clone_point(void **state)
 
 	/* And the child runs on from the clone point. */
 	assert_int_equal(vm__start(child), 0);
-	sleep_ms(30);
+	clock_sleep_ms(30);
 	vm__pause(child);
 	assert_int_not_equal(mem_checksum(child), sum);
 	vm_state__free(child_state);
@@ -287,7 +281,7 @@ static void *start_blocked(void *arg)
 
 static void *pause_watchdog(void *arg)
 {
-	sleep_ms(WATCHDOG_MS);
+	clock_sleep_ms(WATCHDOG_MS);
 	if (!__atomic_load_n((bool *)arg, __ATOMIC_SEQ_CST)) {
 		fprintf(stderr, "vm__pause of a VM started with signals blocked hung\n");
 		abort();
@@ -308,7 +302,7 @@ static void test_pause_from_blocked_thread(void **state)
 	assert_int_equal((intptr_t)ret, 0);
 	assert_int_equal(pthread_create(&wd, NULL, pause_watchdog, &done), 0);
 	pthread_detach(wd);
-	sleep_ms(20);
+	clock_sleep_ms(20);
 	for (int i = 0; i < 20; i++) {
 		vm__pause(vm);
 		vm__resume(vm);

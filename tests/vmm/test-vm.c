@@ -26,6 +26,7 @@
 
 #include "abi.h"
 #include "builtin-guests.h"
+#include "clock.h"
 #include "memwrite.h"
 #include "vm-state.h"
 #include "vm.h"
@@ -239,13 +240,6 @@ static const char *spin_checksum(void)
 	return spin_reference;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&t, NULL);
-}
-
 static void test_pause_resume(void **state)
 {
 	const char *ref = spin_checksum();
@@ -256,7 +250,7 @@ static void test_pause_resume(void **state)
 	for (int i = 0; i < 40; i++) {
 		assert_int_equal(vm__pause(g.vm), 0);
 		assert_int_equal(vm__resume(g.vm), 0);
-		sleep_ms(5);
+		clock_sleep_ms(5);
 	}
 	guest_wait(&g);
 	guest_end(&g);
@@ -275,7 +269,7 @@ static void test_save_restore_roundtrip(void **state)
 	assert_int_equal(mm_pool_create(NULL, &pool), 0);
 	guest_create(&a, "spin", SPIN_COUNT, 16 << 20, 1, pool, NULL);
 	assert_int_equal(vm__start(a.vm), 0);
-	sleep_ms(150);
+	clock_sleep_ms(150);
 	assert_int_equal(vm__pause(a.vm), 0);
 	guest_read_output(&a);
 	/* Mid-computation: the header is out (once flushed), the checksum is not. */
