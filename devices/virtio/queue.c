@@ -245,12 +245,16 @@ static int walk_indirect(const struct virtq *q, struct virtq_chain *c, const str
 
 int virtq__pop(struct virtq *q, struct virtq_chain *ret)
 {
-	const uint16_t *avail_idx_p = pin_ptr(q->avail_pin, 2, 2);
+	const uint16_t *avail_idx_p;
 	uint16_t avail_idx, head;
 	struct desc d;
 	int err;
 
-	if (!q->ready || !avail_idx_p)
+	/* A queue that is not ready holds no pins: check before any lookup. */
+	if (!q->ready)
+		return -EINVAL;
+	avail_idx_p = pin_ptr(q->avail_pin, 2, 2);
+	if (!avail_idx_p)
 		return -EINVAL;
 	avail_idx = __atomic_load_n(avail_idx_p, __ATOMIC_ACQUIRE);
 	if (avail_idx == q->last_avail)
@@ -277,9 +281,12 @@ int virtq__pop(struct virtq *q, struct virtq_chain *ret)
 int virtq__push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem e = {.id = head, .len = len};
-	uint16_t *idx_p = pin_ptr(q->used_pin, 2, 2);
+	uint16_t *idx_p;
 
-	if (!q->ready || !idx_p)
+	if (!q->ready)
+		return -EINVAL;
+	idx_p = pin_ptr(q->used_pin, 2, 2);
+	if (!idx_p)
 		return -EINVAL;
 	if (!pin_copy(q->used_pin, 4 + 8ULL * (q->used_idx % q->num), &e, sizeof(e), true))
 		return -EFAULT;

@@ -355,6 +355,22 @@ static void test_bad_indirect(void **state)
 	assert_int_equal(c.nbufs, 2);
 }
 
+/* Pop and push on a queue that was never made ready, or was disabled: -EINVAL, no pin. */
+static void test_not_ready(void **state)
+{
+	struct fix *f = *state;
+	struct virtq_chain c;
+
+	f->q = (struct virtq){.num = NUM, .desc_gpa = DESC, .avail_gpa = AVAIL, .used_gpa = USED};
+	assert_int_equal(virtq__pop(&f->q, &c), -EINVAL);
+	assert_int_equal(virtq__push(&f->q, 0, 0), -EINVAL);
+	enable(f, NUM, false);
+	virtq__disable(&f->q);
+	offer(0);
+	assert_int_equal(virtq__pop(&f->q, &c), -EINVAL);
+	assert_int_equal(virtq__push(&f->q, 0, 0), -EINVAL);
+}
+
 static void test_bad_rings(void **state)
 {
 	static const struct {
@@ -533,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport, setup, teardown),
 	};
