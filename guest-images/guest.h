@@ -2,7 +2,8 @@
 /*
  * guest.h: the freestanding library of the test guests - console output
  * through the 16550 UART, exit, hypercalls, a few string helpers. Each
- * guest defines guest_main(); cpu 0 runs it, other vCPUs park.
+ * guest defines guest_main(); cpu 0 runs it, other vCPUs run the guest's
+ * guest_ap_main() if it has one, and park.
  */
 #ifndef GUEST_GUEST_H
 #define GUEST_GUEST_H

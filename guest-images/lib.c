@@ -168,12 +168,18 @@ void *memcpy(void *d, const void *s, size_t n)
 
 void guest_start(uint64_t mem_size, const char *cmdline, uint64_t cpu, uint64_t ncpus);
 
+/* A guest that defines it runs it on vCPUs 1..n-1; they park when it returns. */
+extern void guest_ap_main(const struct guest_boot *boot) __attribute__((weak));
+
 void guest_start(uint64_t mem_size, const char *cmdline, uint64_t cpu, uint64_t ncpus)
 {
 	struct guest_boot boot = {mem_size, cmdline, cpu, ncpus};
 
-	if (cpu != 0)
+	if (cpu != 0) {
+		if (guest_ap_main)
+			guest_ap_main(&boot);
 		for (;;)
 			hcall(HC_PARK, 0, 0, 0);
+	}
 	guest_exit(guest_main(&boot));
 }

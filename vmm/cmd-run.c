@@ -86,9 +86,10 @@ static void run_help(void)
 	       "                     each clone's and snapshot's timings\n\n"
 	       "Exit status: the guest's (0-99; if 0, the first failing clone's); %d the guest's status was above 99;\n"
 	       "%d guest crash; %d triple fault; %d unhandled exit; %d timeout;\n"
+	       "%d every vCPU parked (HC_PARK), so none can run again;\n"
 	       "1 the VMM failed; 2 usage error.\n",
 	       VM_MAX_CPUS, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
-	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT);
+	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT, VMM_EXIT_PARKED);
 }
 
 static int parse_disk(const char *arg, struct run_opts *o)

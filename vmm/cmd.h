@@ -19,6 +19,7 @@
 #define VMM_EXIT_TRIPLE_FAULT 102
 #define VMM_EXIT_UNHANDLED 103	 /* an exit the VMM cannot handle */
 #define VMM_EXIT_TIMEOUT 104	 /* --timeout expired */
+#define VMM_EXIT_PARKED 105	 /* every vCPU parked itself: the guest cannot go on */
 
 extern const char vmm_usage_line[];
 /* Print "vmm: WHAT 'ARG'" (or "vmm: WHAT") and the usage line; returns EXIT_USAGE. */

@@ -428,7 +428,8 @@ static int stop_status(const struct member *m, bool quiet)
 			vm__print_stop(out, s);
 		return s->reason == VM_STOP_CRASH ? VMM_EXIT_CRASH :
 		       s->reason == VM_STOP_TRIPLE_FAULT ? VMM_EXIT_TRIPLE_FAULT :
-		       s->reason == VM_STOP_UNHANDLED ? VMM_EXIT_UNHANDLED : EXIT_FAILED;
+		       s->reason == VM_STOP_UNHANDLED ? VMM_EXIT_UNHANDLED :
+		       s->reason == VM_STOP_ALL_PARKED ? VMM_EXIT_PARKED : EXIT_FAILED;
 	}
 }
 

@@ -192,7 +192,7 @@ int vm__restore_state(struct vm *vm, const struct vm_state *st)
 	err = restore_machine(vm, st);
 	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
 		err = restore_vcpu(vm__vcpu_fd(vm, i), &st->cpus[i]);
-		vm__set_vcpu_parked(vm, i, st->cpus[i].parked);
+		vm__set_vcpu_restored(vm, i, st->cpus[i].parked);
 	}
 	return err;
 }

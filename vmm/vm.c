@@ -3,8 +3,16 @@
  * vm.c: VM and vCPU lifecycle, the vCPU run loop, pause/resume, stop.
  *
  * Invariants:
- * - vm->stop.reason changes from VM_RUNNING once, under vm->lock; whoever
- *   changes it kicks every vCPU, and every vCPU thread then leaves its loop.
+ * - vm->stop.reason changes from VM_RUNNING under vm->lock; whoever
+ *   changes it kicks every vCPU, and every vCPU thread then pauses.
+ * - Every stop is served exactly once: a stop that arrives while another is
+ *   pending is queued (a vCPU's on that vCPU, which stays paused; a VM-wide
+ *   one, such as vm__stop, on the VM) and vm__rearm makes the oldest queued
+ *   stop the VM's stop instead of letting it run. Replacing a vCPU's state
+ *   (vm__set_vcpu_restored) drops the stop it had queued: it belongs to a
+ *   run that is gone.
+ * - A request's hypercall returns -EINTR unless the controller sets its
+ *   result: a request nobody served never reads as success.
  * - A kick sets the vCPU's run->immediate_exit before signalling its thread,
  *   and the thread clears immediate_exit before it re-reads the requests:
  *   a kick that lands between the check and KVM_RUN is never lost.
@@ -42,6 +50,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	bool paused, parked; /* under vm->lock */
+	struct vm_stop *queued; /* allocated with the vCPU: a stop waiting for its turn */
+	uint64_t queued_seq;	/* under vm->lock: 0 none, else its place in the queue */
 	uint64_t exits[VM_NR_EXIT_KINDS];
 };
 
@@ -76,6 +86,8 @@ struct vm {
 	pthread_cond_t cond;
 	/* Under lock: */
 	struct vm_stop stop;
+	struct vm_stop queued;	/* a VM-wide stop waiting for its turn (reason 0: none) */
+	uint64_t stop_seq;	/* orders the vCPUs' queued stops */
 	bool pause_req, quit;
 	unsigned nr_paused, nr_exited;
 	uint64_t start_ns, stop_ns;
@@ -122,27 +134,49 @@ static void kick_all(struct vm *vm)
 		kick(&vm->vcpus[i]);
 }
 
-/* Record why the VM stops (first caller wins) and kick every vCPU. */
-static void vm_set_stop(struct vm *vm, const struct vm_stop *stop)
+static void notify_stop(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	if (vm->notify_fd >= 0 && write(vm->notify_fd, &one, sizeof(one)) < 0)
+		(void)0; /* a full eventfd has a wakeup pending anyway */
+}
+
+/* Under vm->lock: true if @stop is now the VM's stop, false if it was queued. */
+static bool set_stop_locked(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
+{
+	if (vm->stop.reason == VM_RUNNING) {
+		vm->stop = *stop;
+		vm->stop_ns = clock_now_ns();
+		pthread_cond_broadcast(&vm->cond);
+		return true;
+	}
+	if (c && !c->queued_seq) {
+		*c->queued = *stop;
+		c->queued_seq = ++vm->stop_seq;
+	} else if (!c && stop->reason != VM_STOP_REQUESTED && vm->queued.reason == VM_RUNNING) {
+		/* vm__stop needs no queue: its caller sees the VM stopped already. */
+		vm->queued = *stop;
+	}
+	return false;
+}
+
+/*
+ * Record why the VM stops and kick every vCPU; if a stop is pending already,
+ * queue this one behind it (on vCPU @c, or VM-wide when @c is NULL). A
+ * vCPU's queued stop keeps that vCPU paused until it is served; a second
+ * VM-wide stop while one is queued adds nothing (the VM will stop).
+ */
+static void vm_set_stop(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
 {
 	bool first;
 
 	pthread_mutex_lock(&vm->lock);
-	first = vm->stop.reason == VM_RUNNING;
-	if (first) {
-		vm->stop = *stop;
-		vm->stop_ns = clock_now_ns();
-		pthread_cond_broadcast(&vm->cond);
-	}
+	first = set_stop_locked(vm, c, stop);
 	pthread_mutex_unlock(&vm->lock);
 	if (first) {
 		kick_all(vm);
-		if (vm->notify_fd >= 0) {
-			uint64_t one = 1;
-
-			if (write(vm->notify_fd, &one, sizeof(one)) < 0)
-				(void)0; /* a full eventfd has a wakeup pending anyway */
-		}
+		notify_stop(vm);
 	}
 }
 
@@ -152,7 +186,7 @@ static void stop_with_regs(struct vcpu *c, enum vm_stop_reason reason, const cha
 
 	snprintf(s.what, sizeof(s.what), "%s", what);
 	s.have_regs = !ioctl(c->fd, KVM_GET_REGS, &s.regs) && !ioctl(c->fd, KVM_GET_SREGS, &s.sregs);
-	vm_set_stop(c->vm, &s);
+	vm_set_stop(c->vm, c, &s);
 }
 
 static void stop_error(struct vcpu *c, int err, const char *what)
@@ -160,7 +194,7 @@ static void stop_error(struct vcpu *c, int err, const char *what)
 	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err, .cpu = c->id};
 
 	snprintf(s.what, sizeof(s.what), "vCPU %u: %s: %s", c->id, what, strerror(-err));
-	vm_set_stop(c->vm, &s);
+	vm_set_stop(c->vm, c, &s);
 }
 
 /* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
@@ -169,6 +203,15 @@ static void complete_io(struct vcpu *c)
 	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
 	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Under vm->lock: no vCPU can run again until the controller changes a state. */
+static bool all_parked(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		if (!vm->vcpus[i].parked)
+			return false;
+	return true;
 }
 
 /*
@@ -185,7 +228,7 @@ static bool vcpu_wait_requests(struct vcpu *c)
 	for (;;) {
 		if (vm->quit)
 			break;
-		if (vm->pause_req || vm->stop.reason != VM_RUNNING) {
+		if (vm->pause_req || vm->stop.reason != VM_RUNNING || c->queued_seq) {
 			if (!c->paused) {
 				pthread_mutex_unlock(&vm->lock);
 				complete_io(c);
@@ -201,6 +244,18 @@ static bool vcpu_wait_requests(struct vcpu *c)
 			continue;
 		} else if (!c->parked) {
 			break;
+		} else if (all_parked(vm)) {
+			struct vm_stop s = {.reason = VM_STOP_ALL_PARKED, .cpu = c->id};
+
+			snprintf(s.what, sizeof(s.what), "every vCPU parked itself (HC_PARK): the "
+				 "guest can never run again");
+			if (set_stop_locked(vm, NULL, &s)) {
+				pthread_mutex_unlock(&vm->lock);
+				kick_all(vm);
+				notify_stop(vm);
+				pthread_mutex_lock(&vm->lock);
+			}
+			continue;
 		}
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	}
@@ -237,7 +292,7 @@ static void handle_crash(struct vcpu *c)
 	if (!frame) {
 		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: exception frame at "
 			 "0x%llx is outside guest memory", c->id, s.regs.rsp);
-		vm_set_stop(c->vm, &s);
+		vm_set_stop(c->vm, c, &s);
 		return;
 	}
 	memcpy(f, frame, sizeof(f));
@@ -258,7 +313,7 @@ static void handle_crash(struct vcpu *c)
 		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector %llu, error "
 			 "0x%llx) at rip 0x%llx", c->id, name, (unsigned long long)f[1],
 			 (unsigned long long)f[2], s.regs.rip);
-	vm_set_stop(c->vm, &s);
+	vm_set_stop(c->vm, c, &s);
 }
 
 static void handle_exit_device(struct vcpu *c, uint32_t status)
@@ -266,7 +321,7 @@ static void handle_exit_device(struct vcpu *c, uint32_t status)
 	struct vm_stop s = {.reason = VM_STOP_EXIT, .status = (int)status, .cpu = c->id};
 
 	snprintf(s.what, sizeof(s.what), "guest exited with status %u", status);
-	vm_set_stop(c->vm, &s);
+	vm_set_stop(c->vm, c, &s);
 }
 
 static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
@@ -285,22 +340,23 @@ static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
 
 /*
  * A request only the controller can serve (a clone, a snapshot, the fuzzing
- * handshake): the hypercall completes with 0 and the VM stops with
- * VM_STOP_REQUEST; the controller may set another result before it rearms.
+ * handshake): the VM stops with VM_STOP_REQUEST (queued behind a stop that
+ * is pending) and the controller sets the result before it rearms; the
+ * hypercall returns -EINTR if nobody does.
  */
 static bool hcall_request(struct vcpu *c, struct kvm_regs *regs, uint64_t nr)
 {
 	struct vm_stop s = {.reason = VM_STOP_REQUEST, .cpu = c->id, .req = {
 		.nr = nr, .args = {regs->rdi, regs->rsi, regs->rdx}}};
 
-	regs->rax = 0;
+	regs->rax = (uint64_t)-EINTR; /* what the guest sees unless the controller serves it */
 	if (ioctl(c->fd, KVM_SET_REGS, regs)) {
 		stop_error(c, -errno, "writing the hypercall result");
 		return true;
 	}
 	snprintf(s.what, sizeof(s.what), "guest request %llu on vCPU %u",
 		 (unsigned long long)nr, c->id);
-	vm_set_stop(c->vm, &s);
+	vm_set_stop(c->vm, c, &s);
 	return true;
 }
 
@@ -529,7 +585,7 @@ static void on_fault_error(void *arg, struct mm_space *space, uint64_t gpa, int 
 	(void)space;
 	snprintf(s.what, sizeof(s.what), "guest memory fault at 0x%llx could not be resolved: %s",
 		 (unsigned long long)gpa, strerror(-err));
-	vm_set_stop(vm, &s);
+	vm_set_stop(vm, NULL, &s);
 }
 
 static int create_vcpu(struct vm *vm, unsigned id)
@@ -538,6 +594,9 @@ static int create_vcpu(struct vm *vm, unsigned id)
 
 	c->vm = vm;
 	c->id = id;
+	c->queued = calloc(1, sizeof(*c->queued));
+	if (!c->queued)
+		return -ENOMEM;
 	c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
 	if (c->fd < 0)
 		return -errno;
@@ -814,7 +873,7 @@ int vm__start(struct vm *vm)
 		struct vm_stop s = {.reason = VM_STOP_ERROR, .err = -err};
 
 		snprintf(s.what, sizeof(s.what), "starting vCPU %u: %s", i - 1, strerror(err));
-		vm_set_stop(vm, &s);
+		vm_set_stop(vm, NULL, &s);
 		return -err;
 	}
 	return 0;
@@ -852,7 +911,7 @@ void vm__stop(struct vm *vm)
 	struct vm_stop s = {.reason = VM_STOP_REQUESTED};
 
 	snprintf(s.what, sizeof(s.what), "stopped by the VMM");
-	vm_set_stop(vm, &s);
+	vm_set_stop(vm, NULL, &s);
 }
 
 static unsigned nr_started(const struct vm *vm)
@@ -880,12 +939,44 @@ int vm__pause(struct vm *vm)
 	return 0;
 }
 
+/* Under vm->lock: make the oldest queued stop the VM's; true if there was one. */
+static bool promote_queued(struct vm *vm)
+{
+	struct vcpu *oldest = NULL;
+
+	if (vm->queued.reason != VM_RUNNING) {
+		vm->stop = vm->queued;
+		memset(&vm->queued, 0, sizeof(vm->queued));
+		return true;
+	}
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		if (c->queued_seq && (!oldest || c->queued_seq < oldest->queued_seq))
+			oldest = c;
+	}
+	if (!oldest)
+		return false;
+	vm->stop = *oldest->queued;
+	oldest->queued_seq = 0;
+	return true;
+}
+
 void vm__rearm(struct vm *vm)
 {
+	bool next;
+
 	pthread_mutex_lock(&vm->lock);
 	memset(&vm->stop, 0, sizeof(vm->stop));
 	vm->stop_ns = 0;
+	next = promote_queued(vm);
+	if (next) {
+		vm->stop_ns = clock_now_ns();
+		pthread_cond_broadcast(&vm->cond);
+	}
 	pthread_mutex_unlock(&vm->lock);
+	if (next)
+		notify_stop(vm); /* the vCPUs are paused: nothing to kick */
 }
 
 int vm__resume(struct vm *vm)
@@ -922,6 +1013,7 @@ void vm__destroy(struct vm *vm)
 			munmap(vm->vcpus[i].run, vm->run_size);
 		if (vm->vcpus[i].fd >= 0)
 			close(vm->vcpus[i].fd);
+		free(vm->vcpus[i].queued);
 	}
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -1148,11 +1240,13 @@ bool vm__vcpu_parked(struct vm *vm, unsigned cpu)
 	return parked;
 }
 
-void vm__set_vcpu_parked(struct vm *vm, unsigned cpu, bool parked)
+void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked)
 {
 	pthread_mutex_lock(&vm->lock);
-	if (cpu < vm->nr_cpus)
+	if (cpu < vm->nr_cpus) {
 		vm->vcpus[cpu].parked = parked;
+		vm->vcpus[cpu].queued_seq = 0; /* a request of the state that is gone */
+	}
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -45,6 +45,7 @@ enum vm_stop_reason {
 	VM_STOP_ERROR,	       /* a host error (err) */
 	VM_STOP_REQUESTED,     /* vm__stop() */
 	VM_STOP_REQUEST,       /* the guest asks the controller for something (req) */
+	VM_STOP_ALL_PARKED,    /* every vCPU parked itself: none can run again */
 };
 
 /* A guest request: hypercall number and its arguments (rdi, rsi, rdx). */
@@ -184,13 +185,23 @@ void vm__set_notify_fd(struct vm *vm, int fd);
 /*
  * Clear the stop so the VM can run again (after the controller served a
  * request or restored a state); call it while paused, then vm__resume.
+ * Stops that arrived while this one was pending are not lost: the oldest
+ * becomes the VM's stop at once (vm__wait returns it, notify_fd is
+ * signalled) and the VM stays stopped until it is served in turn.
  */
 void vm__rearm(struct vm *vm);
-/* Set the result (rax) of the hypercall that vCPU @cpu stopped in; paused. */
+/*
+ * Set the result (rax) of the hypercall that vCPU @cpu stopped in; paused.
+ * A request's result is -EINTR until this is called.
+ */
 int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value);
 /* Whether vCPU @cpu parked itself (HC_PARK); state a clone or snapshot keeps. */
 bool vm__vcpu_parked(struct vm *vm, unsigned cpu);
-void vm__set_vcpu_parked(struct vm *vm, unsigned cpu, bool parked);
+/*
+ * vCPU @cpu's state was replaced (paused): it is parked or not as @parked
+ * says, and a stop it had queued is dropped (it belongs to the old state).
+ */
+void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked);
 
 struct mm_space *vm__space(struct vm *vm);
 struct mm_pool *vm__pool(struct vm *vm);
