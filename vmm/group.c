@@ -722,6 +722,11 @@ int group__handle_request(void *arg, const struct json_obj *req, struct json_out
 		err = req_member(g, req, o, &m);
 	if (err || !strcmp(cmd, "stats"))
 		goto out;
+	if (g->quit && strcmp(cmd, "pause")) {
+		/* Every VM is stopping for good: nothing may run one again. */
+		err = json_out__error(o, "%s: the VMM is quitting (after \"quit\")", cmd);
+		goto out;
+	}
 	if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume"))
 		err = req_pause(g, m, !strcmp(cmd, "pause"), o);
 	else if (!strcmp(cmd, "reset"))

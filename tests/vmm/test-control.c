@@ -121,6 +121,53 @@ static void expect_error(const char *sock, const char *line, const char *msg)
 		fail_msg("request %s: reply %s, expected an error with \"%s\"", line, reply, msg);
 }
 
+/* Send @lines in one write; the first @n reply lines go to @reply, one after another. */
+static void raw_requests(const char *sock, const char *lines, unsigned n, char *reply, size_t len)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0;
+
+	assert_true(strlen(sock) < sizeof(a.sun_path));
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
+	while (n && got < len - 1) {
+		ssize_t r = read(fd, reply + got, 1);
+
+		if (r <= 0)
+			break;
+		n -= reply[got++] == '\n';
+	}
+	reply[got] = '\0';
+	close(fd);
+}
+
+/* "quit" then "reset" of a resettable clone in one write: the reset is refused, vmm exits. */
+static void test_quit_then_reset(void **state)
+{
+	char sock[300], args[1024], ctl[1024], reply[2048];
+	struct result r;
+	pid_t pid;
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "%s/quit.sock", dir);
+	snprintf(args, sizeof(args), "--guest spin --api %s -- 900000000", sock);
+	pid = spawn_run(args);
+	for (unsigned t = 0; access(sock, F_OK) && t < 5000; t += 10)
+		sleep_ms(10);
+	snprintf(ctl, sizeof(ctl), "ctl %s clone:resettable=true", sock);
+	run(ctl, &r);
+	if (r.status)
+		fail_msg("vmm ctl: %d\n%s%s", r.status, r.out, r.err);
+	raw_requests(sock, "{\"cmd\":\"quit\"}\n{\"cmd\":\"reset\",\"vm\":1}\n"
+		     "{\"cmd\":\"resume\"}\n", 3, reply, sizeof(reply));
+	if (!strstr(reply, "{\"ok\":true}\n{\"ok\":false,\"error\":\"reset: the VMM is quitting") ||
+	    !strstr(reply, "\n{\"ok\":false,\"error\":\"resume: the VMM is quitting"))
+		fail_msg("replies: %s", reply);
+	assert_int_equal(wait_exit(pid, 30000), 0);
+}
+
 static void test_control_session(void **state)
 {
 	char sock[300], args[1024], snap[300], sum[64], path[300], ctl[1024], buf[8192];
@@ -366,6 +413,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_session),
+		cmocka_unit_test(test_quit_then_reset),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_bad_snapshot_files),
 		cmocka_unit_test(test_fuzz_command),
