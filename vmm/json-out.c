@@ -84,6 +84,24 @@ static void put_escaped(struct json_out *o, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (c >= 0x80) {
+			/*
+			 * Valid UTF-8 goes out as it is; anything else (a
+			 * character cut in half by a truncated message, a
+			 * client's stray byte echoed back) as U+FFFD, so every
+			 * reply is valid UTF-8.
+			 */
+			size_t n = json__utf8_len((const unsigned char *)s, strnlen(s, 4));
+
+			if (n) {
+				s += n - 1;
+				continue;
+			}
+			put(o, run, (size_t)(s - run));
+			run = s + 1;
+			put(o, "\\ufffd", 6);
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		put(o, run, (size_t)(s - run));

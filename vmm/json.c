@@ -148,10 +148,9 @@ static int parse_escape(struct parser *p)
 	return 0;
 }
 
-/* One UTF-8 character of 2-4 bytes at pos (RFC 3629: no overlongs, no surrogates). */
-static int copy_utf8(struct parser *p)
+size_t json__utf8_len(const unsigned char *s, size_t avail)
 {
-	unsigned c = p->s[p->pos], n, lo = 0x80, hi = 0xbf;
+	unsigned c = avail ? s[0] : 0, n, lo = 0x80, hi = 0xbf;
 
 	if (c >= 0xc2 && c <= 0xdf)
 		n = 1;
@@ -160,7 +159,7 @@ static int copy_utf8(struct parser *p)
 	else if (c >= 0xf0 && c <= 0xf4)
 		n = 3;
 	else
-		return fail(p, -EINVAL, true, "invalid UTF-8 in string");
+		return 0;
 	if (c == 0xe0)
 		lo = 0xa0;
 	else if (c == 0xed)
@@ -169,17 +168,27 @@ static int copy_utf8(struct parser *p)
 		lo = 0x90;
 	else if (c == 0xf4)
 		hi = 0x8f;
-	if (p->len - p->pos <= n)
-		return fail(p, -EINVAL, true, "invalid UTF-8 in string");
+	if (avail <= n)
+		return 0;
 	for (unsigned i = 1; i <= n; i++) {
-		unsigned b = p->s[p->pos + i];
+		unsigned b = s[i];
 
 		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xbf))
-			return fail(p, -EINVAL, true, "invalid UTF-8 in string");
+			return 0;
 	}
-	memcpy(p->out, p->s + p->pos, n + 1);
-	p->out += n + 1;
-	p->pos += n + 1;
+	return n + 1;
+}
+
+/* One UTF-8 character of 2-4 bytes at pos. */
+static int copy_utf8(struct parser *p)
+{
+	size_t n = json__utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
+
+	if (!n)
+		return fail(p, -EINVAL, true, "invalid UTF-8 in string");
+	memcpy(p->out, p->s + p->pos, n);
+	p->out += n;
+	p->pos += n;
 	return 0;
 }
 

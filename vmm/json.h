@@ -51,6 +51,12 @@ struct json_obj;
 int json__parse_object(const char *text, size_t len, struct json_obj **ret_obj, char *ret_msg,
 		       size_t msg_len) __attribute__((warn_unused_result));
 void json__free(struct json_obj *obj);
+/*
+ * The length (2-4) of the valid multi-byte UTF-8 character at @s, of which
+ * @avail bytes are readable (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF); 0 if it is not one.
+ */
+size_t json__utf8_len(const unsigned char *s, size_t avail);
 
 /* Keys in document order, i < json__nr_keys(). */
 unsigned json__nr_keys(const struct json_obj *obj);

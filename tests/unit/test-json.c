@@ -434,6 +434,59 @@ static void test_escape_round_trip(void **state)
 	json_out__free(&o);
 }
 
+/*
+ * Every reply is valid UTF-8: bytes that are not (a client's stray byte
+ * echoed back, a character cut in half when a long message is truncated)
+ * go out as U+FFFD, and the output parses back.
+ */
+static void test_writer_utf8(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"a\xff" "b", "a\\ufffdb"},
+		{"\xc3\xa9", "\xc3\xa9"},
+		{"x\xc3", "x\\ufffd"},			/* cut after the lead byte */
+		{"\xe2\x82", "\\ufffd\\ufffd"},		/* cut inside a 3-byte character */
+		{"\xc0\x80", "\\ufffd\\ufffd"},		/* overlong */
+		{"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* surrogate */
+		{"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},
+	};
+	char msg[2000], want[64];
+	struct json_out o;
+	struct json_obj *obj;
+	const char *text;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_out__init(&o);
+		json_out__str(&o, "s", cases[i].in);
+		text = json_out__finish(&o, NULL);
+		snprintf(want, sizeof(want), "{\"s\":\"%s\"}", cases[i].out);
+		assert_string_equal(text, want);
+		obj = parse_ok(text);
+		json__free(obj);
+		json_out__free(&o);
+	}
+	/* An error message longer than its buffer, made of 2-byte characters: cut mid-character. */
+	for (size_t off = 0; off < 2; off++) {
+		size_t n = off;
+
+		memset(msg, 'x', off);
+		while (n + 2 < sizeof(msg) - 1) {
+			memcpy(msg + n, "\xc3\xa9", 2);
+			n += 2;
+		}
+		msg[n] = '\0';
+		json_out__init(&o);
+		json_out__error(&o, "unknown command \"%s\"", msg);
+		json_out__str(&o, "error", json_out__error_msg(&o));
+		text = json_out__finish(&o, NULL);
+		obj = parse_ok(text);
+		json__free(obj);
+		json_out__free(&o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_writer),
 		cmocka_unit_test(test_escape_round_trip),
+		cmocka_unit_test(test_writer_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
