@@ -108,10 +108,12 @@ int elf__load(const void *image, size_t size, void *mem, uint64_t lo, uint64_t h
 		return fail(ret_err, -ENOEXEC, "entry point 0x%llx is not in an executable segment",
 			    (unsigned long long)eh->e_entry);
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		uint8_t *dst = (uint8_t *)mem + ph[i].p_vaddr;
+		uint8_t *dst;
 
+		/* Only checked segments: another's p_vaddr may point anywhere. */
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
+		dst = (uint8_t *)mem + ph[i].p_vaddr;
 		memcpy(dst, img + ph[i].p_offset, ph[i].p_filesz);
 		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
 	}
