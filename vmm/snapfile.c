@@ -498,7 +498,48 @@ static int check_header_layout(const struct snapfile *sf, uint64_t size, char *m
 	if (size < end)
 		return fail(msg, len, -EINVAL, "%s: truncated: %ju bytes, header says at least %ju",
 			    p, (uintmax_t)size, (uintmax_t)end);
+	if (size > end)
+		return fail(msg, len, -EINVAL, "%s: %ju bytes after the state section, which ends "
+			    "the file", p, (uintmax_t)(size - end));
 	return 0;
+}
+
+/* The bytes [from, to) of the file are zero: padding no CRC covers. */
+static int check_zero(struct snapfile *sf, uint64_t from, uint64_t to, const char *what,
+		      char *msg, size_t len)
+{
+	static const uint8_t zeros[4096];
+	uint8_t buf[4096];
+
+	while (from < to) {
+		size_t n = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		int err = pread_all(sf->fd, buf, n, from);
+
+		if (err)
+			return fail(msg, len, err, "%s: reading the %s: %s", sf->path, what,
+				    strerror(-err));
+		if (memcmp(buf, zeros, n))
+			return fail(msg, len, -EINVAL, "%s: the %s (bytes 0x%jx-0x%jx) is not zero",
+				    sf->path, what, (uintmax_t)from, (uintmax_t)(from + n - 1));
+		from += n;
+	}
+	return 0;
+}
+
+/* Every byte no CRC covers is padding, and zero: a flip there is corruption too. */
+static int check_padding(struct snapfile *sf, char *msg, size_t len)
+{
+	const struct snapfile_header *h = &sf->hdr;
+	int err;
+
+	err = check_zero(sf, h->header_size, h->crc_off, "padding after the header", msg, len);
+	if (!err)
+		err = check_zero(sf, h->crc_off + h->crc_len, h->mem_off,
+				 "padding after the CRC table", msg, len);
+	if (!err)
+		err = check_zero(sf, h->mem_off + h->mem_len, h->state_off,
+				 "padding after memory", msg, len);
+	return err;
 }
 
 static int read_header(struct snapfile *sf, char *msg, size_t len)
@@ -522,6 +563,8 @@ static int read_header(struct snapfile *sf, char *msg, size_t len)
 		err = check_header_sizes(sf, msg, len);
 	if (!err)
 		err = check_header_layout(sf, (uint64_t)st.st_size, msg, len);
+	if (!err)
+		err = check_padding(sf, msg, len);
 	return err;
 }
 

@@ -428,6 +428,34 @@ static void test_reject_header(void **state)
 	free(file);
 }
 
+/* Every byte no CRC covers is checked zero: a flip in any padding is rejected. */
+static void test_reject_padding(void **state)
+{
+	size_t size;
+	uint8_t *file = load_file(good, &size);
+	struct snapfile_header h = get_header(file);
+	const uint64_t flips[] = {h.header_size, 96, 2048, SNAPFILE_HEADER_BLOCK - 1,
+				  h.crc_off + h.crc_len, h.mem_off - 1};
+	uint8_t *longer;
+
+	for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+		/* (The table of a guest of 8 MiB ends on a page: no padding there.) */
+		if (flips[i] < h.header_size || (flips[i] >= h.crc_off && flips[i] < h.crc_off +
+		    h.crc_len) || flips[i] >= h.mem_off)
+			continue;
+		file[flips[i]] ^= 0x10;
+		expect_bad(file, size, -EINVAL, "is not zero");
+		file[flips[i]] ^= 0x10;
+	}
+	/* Bytes after the state section, even zeros. */
+	longer = calloc(1, size + 1);
+	assert_non_null(longer);
+	memcpy(longer, file, size);
+	expect_bad(longer, size + 1, -EINVAL, "1 bytes after the state section");
+	free(longer);
+	free(file);
+}
+
 static void test_reject_truncated(void **state)
 {
 	size_t size;
@@ -793,7 +821,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_reject_open),
 		cmocka_unit_test(test_reject_header),
-		cmocka_unit_test(test_reject_truncated),
+		cmocka_unit_test(test_reject_padding),
+cmocka_unit_test(test_reject_truncated),
 		cmocka_unit_test(test_reject_state),
 		cmocka_unit_test(test_reject_memory),
 		cmocka_unit_test(test_writer_errors),
