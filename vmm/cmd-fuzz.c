@@ -129,11 +129,14 @@ static int read_input(const char *path, uint64_t max, void *buf, size_t *ret_len
 {
 	struct stat st;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (!S_ISDIR(st.st_mode))
+			fprintf(stderr, "vmm fuzz: %s: not a regular file: skipped\n", path);
 		close(fd);
 		return 1;
 	}

@@ -76,7 +76,7 @@ int cmd_load_image(const struct cmd_ctx *cmd, const char *name, struct image *im
 			return 0;
 		}
 	}
-	fd = open(name, O_RDONLY | O_CLOEXEC);
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
 	if (fd < 0) {
 		fprintf(stderr, "%s: guest '%s': %s (built-in guests:", cmd->name, name,
 			errno == ENOENT ? "no such built-in guest or file" : strerror(errno));

@@ -209,6 +209,20 @@ static void writer_free(struct snapfile_writer *w)
 	free(w);
 }
 
+/*
+ * A snapshot replaces only a regular file: never a device node, FIFO,
+ * socket or directory, and not a symlink either (what it points at is not
+ * ours to replace; the rename would replace the link itself). -EEXIST.
+ */
+static int check_target(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	return S_ISREG(st.st_mode) ? 0 : -EEXIST;
+}
+
 int snapfile__create(const char *path, uint64_t mem_size, unsigned nr_cpus,
 		     struct snapfile_writer **ret_w)
 {
@@ -220,6 +234,9 @@ int snapfile__create(const char *path, uint64_t mem_size, unsigned nr_cpus,
 		return -EINVAL;
 	if (nr_cpus > SNAPFILE_MAX_CPUS)
 		return -E2BIG;
+	err = check_target(path);
+	if (err)
+		return err;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -386,6 +403,8 @@ int snapfile__commit(struct snapfile_writer *w, const struct vm_state *state)
 	free(buf);
 	if (!err && fsync(w->fd))
 		err = -errno;
+	if (!err)
+		err = check_target(w->path); /* again: something may have appeared there */
 	if (!err && rename(w->tmp_path, w->path))
 		err = -errno;
 	if (err) {
@@ -621,7 +640,7 @@ int snapfile__open(const char *path, struct snapfile **ret_sf, char *ret_msg, si
 		free(sf);
 		return fail(ret_msg, msg_len, -ENOMEM, "%s: out of memory", path);
 	}
-	sf->fd = open(path, O_RDONLY | O_CLOEXEC);
+	sf->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
 	if (sf->fd < 0) {
 		err = -errno;
 		fail(ret_msg, msg_len, err, "%s: %s", path, strerror(-err));

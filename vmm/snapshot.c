@@ -81,8 +81,12 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 	s->t0 = clock_now_ns();
 	err = snapfile__create(path, mm_space_size(space), vm__nr_cpus(vm), &s->w);
 	if (err) {
-		snprintf(ret_msg, msg_len, "%s: cannot create the snapshot file: %s", path,
-			 strerror(-err));
+		if (err == -EEXIST)
+			snprintf(ret_msg, msg_len, "%s: exists and is not a regular file (a device, "
+				 "FIFO, socket, directory or symlink): not replaced", path);
+		else
+			snprintf(ret_msg, msg_len, "%s: cannot create the snapshot file: %s", path,
+				 strerror(-err));
 		free(s->stage);
 		free(s);
 		return err;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -203,6 +204,28 @@ static void test_run_racing_stops(void **state)
 	}
 }
 
+/* A FIFO where a file is expected is refused at once, before any VM exists. */
+static void test_run_special_files(void **state)
+{
+	char fifo[] = "/tmp/vmm-cli-fifo-XXXXXX", args[256];
+	struct result r;
+
+	assert_non_null(mkdtemp(fifo));
+	strcat(fifo, "/f");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(args, sizeof(args), "run --guest %s", fifo);
+	run(args, &r);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "not a regular file"));
+	snprintf(args, sizeof(args), "run --restore %s", fifo);
+	run(args, &r);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "not a regular file"));
+	unlink(fifo);
+	*strrchr(fifo, '/') = '\0';
+	rmdir(fifo);
+}
+
 static void test_run_serial_file(void **state)
 {
 	char path[] = "/tmp/vmm-serial-XXXXXX", args[256], buf[512];
@@ -316,6 +339,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_run_usage_errors),
 		cmocka_unit_test(test_run_guests),
 		cmocka_unit_test(test_run_racing_stops),
+		cmocka_unit_test(test_run_special_files),
 		cmocka_unit_test(test_run_serial_file),
 		cmocka_unit_test(test_run_bad_elf),
 	};

@@ -637,6 +637,37 @@ static void test_writer_errors(void **state)
 	assert_int_equal(count_dir_entries(), 1);
 }
 
+/* A snapshot never replaces what is not a regular file; nothing is left behind. */
+static void test_refuse_special_targets(void **state)
+{
+	struct snapfile_writer *w = NULL;
+	char fifo[128], link[128], sub[128];
+	struct stat st;
+
+	path_in_dir(fifo, sizeof(fifo), "fifo");
+	path_in_dir(link, sizeof(link), "link");
+	path_in_dir(sub, sizeof(sub), "subdir");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink(good, link), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(snapfile__create(fifo, MEM, 1, &w), -EEXIST);
+	assert_int_equal(snapfile__create(link, MEM, 1, &w), -EEXIST);
+	assert_int_equal(snapfile__create(sub, MEM, 1, &w), -EEXIST);
+	assert_int_equal(snapfile__create("/dev/full", MEM, 1, &w), -EEXIST);
+	assert_int_equal(lstat("/dev/full", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(lstat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* Reading a FIFO as a snapshot must not wait for a writer. */
+	expect_open_fail(fifo, -EINVAL, "not a regular file");
+	assert_int_equal(count_dir_entries(), 4); /* good, fifo, link, subdir: no temp file */
+	unlink(fifo);
+	unlink(link);
+	rmdir(sub);
+}
+
 static void test_replace(void **state)
 {
 	struct vm_state *st = make_state(1, 100);
@@ -826,6 +857,7 @@ cmocka_unit_test(test_reject_truncated),
 		cmocka_unit_test(test_reject_state),
 		cmocka_unit_test(test_reject_memory),
 		cmocka_unit_test(test_writer_errors),
+		cmocka_unit_test(test_refuse_special_targets),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_max_size),
 		cmocka_unit_test(test_write_pages),

@@ -370,10 +370,15 @@ static void test_fuzz_command(void **state)
 
 	snprintf(in, sizeof(in), "%s/inputs-clean", dir);
 	make_inputs(in, false);
+	/* A FIFO among the inputs is skipped with a message, never waited on. */
+	snprintf(path, sizeof(path), "%s/z-fifo", in);
+	assert_int_equal(mkfifo(path, 0600), 0);
 	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s --timeout 2000", in);
 	run(args, &r);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "crashes 0; timeouts 1"));
+	assert_non_null(strstr(r.err, "z-fifo: not a regular file: skipped"));
+	unlink(path);
 
 	snprintf(args, sizeof(args), "fuzz --guest fuzzme --inputs %s/nonexistent", dir);
 	run(args, &r);
