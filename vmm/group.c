@@ -45,6 +45,7 @@ struct group {
 	pthread_mutex_t lock;
 	int efd;
 	bool quit;
+	bool snapshot_failed; /* a guest's HC_SNAPSHOT did not produce its file */
 	unsigned n;
 	struct member *m[MAX_VMS];
 };
@@ -295,22 +296,31 @@ static void report_snapshot(struct group *g, struct member *m, const char *path,
 			(unsigned long long)(st->mem_bytes >> 20), (double)st->save_ns / 1e6);
 }
 
-/* HC_SNAPSHOT: true if served (the VM runs again), false to answer -ENOSYS. */
-static bool serve_snapshot(struct group *g, struct member *m)
+/*
+ * HC_SNAPSHOT: true if served (the VM runs again), else false with the
+ * guest's result in @ret_err: -ENOSYS without --snapshot-to, or why the
+ * snapshot could not start (-ENOENT, -ENOSPC...). A save that fails after the
+ * guest went on is reported here and in vmm run's exit status.
+ */
+static bool serve_snapshot(struct group *g, struct member *m, int64_t *ret_err)
 {
 	struct vm_snapshot_stats st;
 	char msg[300];
 	bool went_on;
 	int err;
 
+	*ret_err = -ENOSYS;
 	if (!g->cfg.snapshot_to)
 		return false;
 	err = snapshot_member(m, g->cfg.snapshot_to, true, &st, msg, sizeof(msg), &went_on);
-	if (err)
-		fprintf(stderr, "vmm: VM %u: snapshot: %s\n", m->id, msg);
-	else
+	if (err) {
+		fprintf(stderr, "vmm: VM %u: snapshot failed: %s\n", m->id, msg);
+		g->snapshot_failed = true;
+		*ret_err = err;
+	} else {
 		report_snapshot(g, m, g->cfg.snapshot_to, &st);
-	return went_on; /* else the guest's hypercall returns -ENOSYS */
+	}
+	return went_on;
 }
 
 static int group_snapshot_request(struct group *g, struct member *m, const char *path,
@@ -359,7 +369,7 @@ static void serve_request(struct group *g, struct member *m)
 		ret = serve_clone(g, m, s->cpu);
 		break;
 	case HC_SNAPSHOT:
-		if (serve_snapshot(g, m))
+		if (serve_snapshot(g, m, &ret))
 			return;
 		break;
 	}
@@ -502,6 +512,10 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 		return 0;
 	}
 	*ret_status = group_status(g);
+	if (g->snapshot_failed && !*ret_status) {
+		fprintf(stderr, "vmm: a snapshot the guest asked for was not saved\n");
+		*ret_status = EXIT_FAILED;
+	}
 	return 0;
 }
 

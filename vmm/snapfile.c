@@ -178,6 +178,8 @@ struct snapfile_writer {
 	uint64_t npages;
 	uint32_t *crcs;	   /* per page; see the writer invariants */
 	uint64_t *claimed; /* bitmap of gfns written, atomic */
+	uint64_t *data;	   /* bitmap of gfns whose non-zero contents are in the file, atomic */
+	bool reserved;	   /* header, table and memory allocated on disk at create */
 	uint64_t bytes;	   /* guest memory saved, atomic */
 	int err;	   /* first write_page I/O error, atomic */
 };
@@ -206,7 +208,51 @@ static void writer_free(struct snapfile_writer *w)
 	free(w->tmp_path);
 	free(w->crcs);
 	free(w->claimed);
+	free(w->data);
 	free(w);
+}
+
+static void mark_data(struct snapfile_writer *w, uint64_t gfn, uint64_t n)
+{
+	for (uint64_t g = gfn; g < gfn + n; g++)
+		__atomic_fetch_or(&w->data[g / 64], 1ull << (g % 64), __ATOMIC_RELAXED);
+}
+
+/*
+ * Allocate the disk space of everything but the state section now, so that a
+ * full disk fails the snapshot at its start, where the guest can still be
+ * told, and not halfway through a live save. A filesystem without
+ * fallocate saves as before (an error then shows at the end).
+ */
+static int reserve_space(struct snapfile_writer *w)
+{
+	if (!fallocate(w->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)w->hdr.state_off)) {
+		w->reserved = true;
+		return 0;
+	}
+	return errno == EOPNOTSUPP || errno == ENOSYS ? 0 : -errno;
+}
+
+/* Give back the reserved space of the pages that hold zeros: holes, as without it. */
+static int release_zero_pages(struct snapfile_writer *w)
+{
+	uint64_t run = 0;
+
+	if (!w->reserved)
+		return 0;
+	for (uint64_t g = 0; g <= w->npages; g++) {
+		bool zero = g < w->npages && !(w->data[g / 64] & (1ull << (g % 64)));
+
+		if (zero) {
+			run++;
+			continue;
+		}
+		if (run && fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     (off_t)(w->hdr.mem_off + (g - run) * PAGE), (off_t)(run * PAGE)))
+			return -errno;
+		run = 0;
+	}
+	return 0;
 }
 
 /*
@@ -245,10 +291,11 @@ int snapfile__create(const char *path, uint64_t mem_size, unsigned nr_cpus,
 	w->npages = mem_size / PAGE;
 	w->crcs = malloc(w->npages * sizeof(w->crcs[0]));
 	w->claimed = calloc((w->npages + 63) / 64, sizeof(w->claimed[0]));
+	w->data = calloc((w->npages + 63) / 64, sizeof(w->data[0]));
 	w->path = strdup(path);
 	if (asprintf(&w->tmp_path, "%s.tmp-XXXXXX", path) < 0)
 		w->tmp_path = NULL;
-	if (!w->crcs || !w->claimed || !w->path || !w->tmp_path) {
+	if (!w->crcs || !w->claimed || !w->data || !w->path || !w->tmp_path) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -264,6 +311,9 @@ int snapfile__create(const char *path, uint64_t mem_size, unsigned nr_cpus,
 		err = -errno;
 		goto out_unlink;
 	}
+	err = reserve_space(w);
+	if (err)
+		goto out_unlink;
 	*ret_w = w;
 	return 0;
 out_unlink:
@@ -286,6 +336,8 @@ int snapfile__write_page(struct snapfile_writer *w, uint64_t gfn, const void *da
 	if (data && !is_zero_page(data)) {
 		w->crcs[gfn] = crc32_update(0, data, PAGE);
 		err = pwrite_all(w->fd, data, PAGE, w->hdr.mem_off + gfn * PAGE);
+		if (!err)
+			mark_data(w, gfn, 1);
 		if (err) {
 			__atomic_compare_exchange_n(&w->err, &none, err, false, __ATOMIC_RELAXED,
 						    __ATOMIC_RELAXED);
@@ -329,6 +381,8 @@ int snapfile__write_pages(struct snapfile_writer *w, uint64_t gfn, const void *d
 		if (run)
 			err = pwrite_all(w->fd, p + (i - run) * PAGE, run * PAGE,
 					 w->hdr.mem_off + (gfn + i - run) * PAGE);
+		if (run && !err)
+			mark_data(w, gfn + i - run, run);
 		run = 0;
 	}
 	if (err) {
@@ -401,6 +455,8 @@ int snapfile__commit(struct snapfile_writer *w, const struct vm_state *state)
 	if (!err)
 		err = write_tail(w, buf, len);
 	free(buf);
+	if (!err)
+		err = release_zero_pages(w);
 	if (!err && fsync(w->fd))
 		err = -errno;
 	if (!err)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -668,6 +669,26 @@ static void test_refuse_special_targets(void **state)
 	rmdir(sub);
 }
 
+/* A disk too small for the memory fails at create (the guest can be told), not mid-save. */
+static void test_disk_full_at_create(void **state)
+{
+	struct snapfile_writer *w = NULL;
+	char mnt[128], path[160];
+
+	path_in_dir(mnt, sizeof(mnt), "small-fs");
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m")) {
+		fprintf(stderr, "SKIP: cannot mount a small tmpfs (%s): disk-full case not run\n",
+			strerror(errno));
+		rmdir(mnt);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/x.vmm", mnt);
+	assert_int_equal(snapfile__create(path, MEM, 1, &w), -ENOSPC);
+	assert_int_equal(umount(mnt), 0);
+	assert_int_equal(rmdir(mnt), 0);
+}
+
 static void test_replace(void **state)
 {
 	struct vm_state *st = make_state(1, 100);
@@ -858,6 +879,7 @@ cmocka_unit_test(test_reject_truncated),
 		cmocka_unit_test(test_reject_memory),
 		cmocka_unit_test(test_writer_errors),
 		cmocka_unit_test(test_refuse_special_targets),
+		cmocka_unit_test(test_disk_full_at_create),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_max_size),
 		cmocka_unit_test(test_write_pages),

@@ -242,6 +242,33 @@ static void make_snapper_snapshot(const char *snap, char *out, size_t len)
 	snprintf(out, len, "%s", r.out);
 }
 
+/*
+ * HC_SNAPSHOT that cannot be saved: the guest is told the real -errno and
+ * vmm run reports it and fails; without --snapshot-to the guest gets -ENOSYS
+ * and the run is fine (nothing was asked of the VMM).
+ */
+static void test_snapshot_errors(void **state)
+{
+	char args[1024];
+	struct result r;
+
+	(void)state;
+	snprintf(args, sizeof(args), "run --guest snapper --snapshot-to %s/no/such/dir/x.snap "
+		 "-- 24", dir);
+	run(args, &r);
+	if (r.status != 1 || !strstr(r.out, "snapper: snapshot returned -2,") ||
+	    !strstr(r.err, "snapshot failed") || !strstr(r.err, "was not saved"))
+		fail_msg("vmm %s: status %d\n%s%s", args, r.status, r.out, r.err);
+	snprintf(args, sizeof(args), "run --guest snapper --snapshot-to /dev/full -- 24");
+	run(args, &r);
+	if (r.status != 1 || !strstr(r.out, "snapper: snapshot returned -17,") ||
+	    !strstr(r.err, "not a regular file"))
+		fail_msg("vmm %s: status %d\n%s%s", args, r.status, r.out, r.err);
+	run("run --guest snapper -- 24", &r);
+	if (r.status != 0 || !strstr(r.out, "snapper: snapshot returned -38,"))
+		fail_msg("vmm run --guest snapper: status %d\n%s%s", r.status, r.out, r.err);
+}
+
 static void test_snapshot_round_trip(void **state)
 {
 	char snap[300], live[8192], args[1024];
@@ -419,6 +446,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_session),
 		cmocka_unit_test(test_quit_then_reset),
+		cmocka_unit_test(test_snapshot_errors),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_bad_snapshot_files),
 		cmocka_unit_test(test_fuzz_command),
