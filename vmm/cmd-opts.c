@@ -56,7 +56,8 @@ int cmd_parse_cpus(const struct cmd_ctx *cmd, const char *arg, unsigned *ret)
 
 	errno = 0;
 	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > VM_MAX_CPUS)
+	/* Digits only: strtoul would take " 2", "+2" and "-1". */
+	if (errno || arg[0] < '0' || arg[0] > '9' || *end || v == 0 || v > VM_MAX_CPUS)
 		return usage_error(cmd, "--cpus: not a vCPU count from 1 to 64", arg);
 	*ret = (unsigned)v;
 	return 0;

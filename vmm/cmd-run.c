@@ -236,6 +236,20 @@ static int create_vm(const struct run_opts *o, const struct image *img, int seri
 	return err;
 }
 
+/* Console output that could not be written (--serial /dev/full) fails the run, loudly. */
+static int check_console(const struct run_opts *o, struct vm *vm, int status)
+{
+	struct vm_stats s;
+
+	vm__stats(vm, &s);
+	if (!s.serial_err)
+		return status;
+	fprintf(stderr, "vmm run: the guest's console output to %s%s%s was lost: %s\n",
+		o->serial ? "'" : "", o->serial ? o->serial : "stdout", o->serial ? "'" : "",
+		strerror(-s.serial_err));
+	return status ? status : EXIT_FAILED;
+}
+
 static int boot(const struct run_opts *o, const struct image *img, int serial_fd)
 {
 	struct group_config gc = {.serial_fd = serial_fd, .clone_serial = o->clone_serial,
@@ -280,6 +294,7 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 	} else if (status == VMM_EXIT_TIMEOUT) {
 		fprintf(stderr, "vmm: guest timed out after %g s\n", o->timeout_s);
 	}
+	status = check_console(o, vm, status);
 	if (o->stats)
 		print_stats(vm, boot_ms);
 	if (o->stats && dma)

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -46,6 +47,7 @@ struct group {
 	int efd;
 	bool quit;
 	bool snapshot_failed; /* a guest's HC_SNAPSHOT did not produce its file */
+	uint64_t warned_ns;   /* when warn() last printed: a guest can trigger it */
 	unsigned n;
 	struct member *m[MAX_VMS];
 };
@@ -104,11 +106,26 @@ static struct member *find(struct group *g, unsigned id)
 	return id < g->n ? g->m[id] : NULL;
 }
 
+/* A line on stderr about something a guest made happen: at most one a second. Under g->lock. */
+__attribute__((format(printf, 2, 3))) static void group_warn(struct group *g, const char *fmt, ...)
+{
+	uint64_t now = clock_now_ns();
+	va_list ap;
+
+	if (g->warned_ns && now - g->warned_ns < 1000000000ULL)
+		return;
+	g->warned_ns = now;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 /* A clone's console: FILE.N, or the group's with each line tagged. */
 static int clone_console(struct group *g, unsigned id, struct vm_clone_config *cc, char *tag,
 			 size_t tag_len)
 {
 	char path[4096];
+	int err;
 
 	cc->serial_fd = g->cfg.serial_fd;
 	cc->tag = NULL;
@@ -119,7 +136,11 @@ static int clone_console(struct group *g, unsigned id, struct vm_clone_config *c
 	}
 	snprintf(path, sizeof(path), "%s.%u", g->cfg.clone_serial, id);
 	cc->serial_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	return cc->serial_fd < 0 ? -errno : 0;
+	if (cc->serial_fd >= 0)
+		return 0;
+	err = -errno;
+	group_warn(g, "vmm: clone %u: --clone-serial '%s': %s\n", id, path, strerror(-err));
+	return err;
 }
 
 /* Build clone @i of @cap as member g->n; not started. Under g->lock. */
@@ -159,8 +180,10 @@ static int clone_locked(struct group *g, struct member *pm, unsigned count, unsi
 	struct vm_capture *cap;
 	int err;
 
-	if (!count || count > MAX_VMS - g->n)
+	if (!count)
 		return -EINVAL;
+	if (count > MAX_VMS - g->n)
+		return -EMFILE; /* the VM limit */
 	err = vm__capture(pm->vm, count, mm_flags, &cap, &t->pause_ns);
 	if (err)
 		return err;
@@ -250,6 +273,10 @@ static int64_t serve_clone(struct group *g, struct member *pm, unsigned cpu)
 		err = vm__set_hcall_result(g->m[first]->vm, cpu, (int64_t)(HC_CLONE_CHILD | first));
 	if (!err)
 		err = start_member(g->m[first]);
+	if (err == -EMFILE)
+		group_warn(g, "vmm: VM %u: clone refused: VM limit %u reached\n", pm->id, MAX_VMS);
+	else if (err)
+		group_warn(g, "vmm: VM %u: clone failed: %s\n", pm->id, strerror(-err));
 	if (err)
 		return err;
 	t.latency_ns = clock_now_ns() - t0;
@@ -616,6 +643,9 @@ static int req_clone(struct group *g, const struct json_obj *req, struct json_ou
 		return json_out__error(o, "no VM %llu", (unsigned long long)id);
 	if (err == -ESHUTDOWN)
 		return json_out__error(o, "VM %llu has ended", (unsigned long long)id);
+	if (err == -EMFILE)
+		return json_out__error(o, "VM limit %u reached (%u VMs now)", MAX_VMS,
+				       group__nr_vms(g));
 	if (err)
 		return json_out__error(o, "clone of VM %llu failed: %s", (unsigned long long)id,
 				       strerror(-err));

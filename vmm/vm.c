@@ -1297,6 +1297,7 @@ void vm__stats(struct vm *vm, struct vm_stats *ret_stats)
 	for (unsigned i = 0; i < vm->nr_cpus; i++)
 		for (unsigned k = 0; k < VM_NR_EXIT_KINDS; k++)
 			s.exits[k] += __atomic_load_n(&vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
+	s.serial_err = uart__flush(&vm->uart);
 	pthread_mutex_lock(&vm->uart.lock);
 	s.serial_bytes = vm->uart.tx_bytes;
 	pthread_mutex_unlock(&vm->uart.lock);

@@ -75,6 +75,7 @@ struct vm_stats {
 	uint64_t run_ns;		   /* from vm__start to the stop (or now) */
 	uint64_t exits[VM_NR_EXIT_KINDS];  /* summed over vCPUs */
 	uint64_t serial_bytes;
+	int serial_err;		/* 0, or why console output was lost (-errno); flushes first */
 };
 
 struct vm;

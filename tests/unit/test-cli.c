@@ -98,6 +98,8 @@ static void test_run_usage_errors(void **state)
 		{"run --guest hello --cpus 0", "--cpus: not a vCPU count from 1 to 64 '0'"},
 		{"run --guest hello --cpus 65", "--cpus: not a vCPU count"},
 		{"run --guest hello --cpus two", "--cpus: not a vCPU count"},
+		{"run --guest hello --cpus ' 2'", "--cpus: not a vCPU count"},
+		{"run --guest hello --cpus +2", "--cpus: not a vCPU count"},
 		{"run --guest hello --timeout -1", "--timeout: not a positive number"},
 		{"run --guest hello --bogus", "unknown option '--bogus'"},
 		{"run --guest hello extra", "unexpected argument (guest arguments go after --) 'extra'"},
@@ -146,6 +148,10 @@ static void test_run_guests(void **state)
 		{"run --guest /etc/passwd", 1, "", "not an ELF file (bad magic)"},
 		{"run --guest /bin/sh", 1, "", "not a static executable"},
 		{"run --guest hello --serial /nonexistent/dir/x", 1, "", "--serial '/nonexistent"},
+		{"run --guest hello --serial /dev/full", 1, "",
+		 "console output to '/dev/full' was lost: No space left on device"},
+		{"run --guest cloner --clone-serial /nonexistent/dir/c -- 1 1", 13, "",
+		 "--clone-serial '/nonexistent/dir/c.1': No such file or directory"},
 	};
 
 	if (!have_kvm())
