@@ -26,6 +26,67 @@ static int usage_error(const struct cmd_ctx *cmd, const char *what, const char *
 	return cmd_usage_error_in(cmd->name, cmd->usage, what, arg);
 }
 
+/* A cgroup memory limit file's value: bytes, or UINT64_MAX for none ("max", absent). */
+static uint64_t read_limit(const char *path)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "re");
+	unsigned long long v;
+
+	if (!f)
+		return UINT64_MAX;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%llu", &v) != 1)
+		v = UINT64_MAX;
+	fclose(f);
+	return v;
+}
+
+/*
+ * The tightest memory limit of this process's cgroup and its ancestors
+ * (cgroup v2's memory.max, or v1's memory.limit_in_bytes): a guest over it
+ * would meet the OOM killer instead of an error message.
+ */
+static uint64_t cgroup_mem_limit(void)
+{
+	char line[512], path[1024], *rel = NULL;
+	const char *file = NULL, *root = NULL;
+	uint64_t limit = UINT64_MAX;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return limit;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':'), *q = p ? strchr(p + 1, ':') : NULL;
+
+		if (!q)
+			continue;
+		q[strcspn(q, "\n")] = '\0';
+		*q = '\0';
+		if (!strcmp(p + 1, "") && !rel) {
+			root = "/sys/fs/cgroup", file = "memory.max"; /* v2 */
+			rel = strdup(q + 1);
+		} else if (strstr(p + 1, "memory")) {
+			root = "/sys/fs/cgroup/memory", file = "memory.limit_in_bytes"; /* v1 */
+			free(rel);
+			rel = strdup(q + 1);
+			break;
+		}
+	}
+	fclose(f);
+	for (char *slash = rel; rel && slash;) {
+		uint64_t v;
+
+		snprintf(path, sizeof(path), "%s%s/%s", root, rel, file);
+		v = read_limit(path);
+		limit = v < limit ? v : limit;
+		slash = strrchr(rel, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	free(rel);
+	return limit;
+}
+
 int cmd_parse_mem(const struct cmd_ctx *cmd, const char *arg, uint64_t *ret)
 {
 	uint64_t v;
@@ -45,6 +106,8 @@ int cmd_parse_mem(const struct cmd_ctx *cmd, const char *arg, uint64_t *ret)
 
 	if (pages > 0 && psz > 0 && v > (uint64_t)pages * (uint64_t)psz)
 		return usage_error(cmd, "--mem: more than this host's memory", arg);
+	if (v > cgroup_mem_limit())
+		return usage_error(cmd, "--mem: more than this process's memory cgroup allows", arg);
 	*ret = v;
 	return 0;
 }
