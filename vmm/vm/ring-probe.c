@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "doctor.h"
+#include "ring-probe.h"
 #include "x86-setup.h"
 
 #define PROBE_MEM (2ULL << 20)

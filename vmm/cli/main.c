@@ -11,7 +11,7 @@
 #include "cmd.h"
 #include "doctor.h"
 
-const char vmm_usage_line[] = "usage: vmm [--help] [--version] <command> [<args>]";
+static const char vmm_usage_line[] = "usage: vmm [--help] [--version] <command> [<args>]";
 
 static void usage(FILE *out)
 {
@@ -33,17 +33,7 @@ static void usage(FILE *out)
 		vmm_usage_line);
 }
 
-/* One line saying what was wrong, one line of usage. */
-int cmd_usage_error_in(const char *cmd, const char *usage, const char *what, const char *arg)
-{
-	if (arg)
-		fprintf(stderr, "%s: %s '%s'\n%s\n", cmd, what, arg, usage);
-	else
-		fprintf(stderr, "%s: %s\n%s\n", cmd, what, usage);
-	return EXIT_USAGE;
-}
-
-int cmd_usage_error(const char *what, const char *arg)
+static int cmd_usage_error(const char *what, const char *arg)
 {
 	return cmd_usage_error_in("vmm", vmm_usage_line, what, arg);
 }

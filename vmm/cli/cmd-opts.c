@@ -2,7 +2,7 @@
 /*
  * cmd-opts.c: option parsing and guest-image loading shared by the vmm
  * commands that boot a guest (run, fuzz). Every error is reported once, in
- * the calling command's name.
+ * the calling command's name (cmd_usage_error_in, which every command uses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,16 @@
 
 #define MIN_MEM (8ULL << 20)
 #define MAX_IMAGE (256ULL << 20)
+
+/* One line saying what was wrong, one line of usage. */
+int cmd_usage_error_in(const char *cmd, const char *usage, const char *what, const char *arg)
+{
+	if (arg)
+		fprintf(stderr, "%s: %s '%s'\n%s\n", cmd, what, arg, usage);
+	else
+		fprintf(stderr, "%s: %s\n%s\n", cmd, what, usage);
+	return EXIT_USAGE;
+}
 
 static int usage_error(const struct cmd_ctx *cmd, const char *what, const char *arg)
 {

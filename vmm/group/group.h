@@ -43,7 +43,7 @@ void group__destroy(struct group *g); /* every VM too; NULL: no-op */
 /*
  * Run until every VM has ended, or @timeout_ms (< 0: none) passed (then
  * every VM is stopped and *ret_status is VMM_EXIT_TIMEOUT). *ret_status:
- * VM 0's exit status (cmd.h), or if that is 0, the first clone's that is
+ * VM 0's exit status (exit-status.h), or if that is 0, the first clone's that is
  * not; each VM that ended badly is reported on stderr. Returns with every
  * VM paused, so no vCPU is inside a device's handler any more.
  */

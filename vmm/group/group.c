@@ -24,7 +24,7 @@
 
 #include "abi.h"
 #include "clock.h"
-#include "cmd.h"
+#include "exit-status.h"
 #include "group.h"
 #include "snapshot.h"
 #include "vm-state.h"

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "ring-probe.h"
+
 enum doctor_verdict { DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL };
 
 struct doctor_check {
@@ -24,15 +26,5 @@ struct doctor_check {
 unsigned doctor__run_checks(struct doctor_check *checks);
 /* Print checks and a verdict line; returns the number of required failures. */
 unsigned doctor__report(FILE *out, const struct doctor_check *checks, unsigned n);
-
-struct ring_probe {
-	double ring3_ns; /* one loop iteration at CPL 3 */
-	double ring0_ns; /* the same at CPL 0 */
-	double ratio;	 /* ring0_ns / ring3_ns */
-	bool ring0_native;
-	bool ring3_port_io; /* `out` at CPL 3 with IOPL 3 exits to the VMM */
-};
-/* Time guest code at ring 3 and ring 0 in a throwaway VM. */
-int ring_probe__run(struct ring_probe *ret);
 
 #endif
