@@ -26,61 +26,11 @@
 #include "abi.h"
 #include "clock.h"
 #include "elf-load.h"
-#include "uart.h"
-#include "vm-state.h"
-#include "vm.h"
+#include "vm-internal.h"
 #include "x86-setup.h"
 
 #define SIG_KICK SIGUSR1
 #define MIB2 (2ULL << 20)
-
-struct vcpu {
-	struct vm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool started;
-	bool paused, parked; /* under vm->lock */
-	uint64_t exits[VM_NR_EXIT_KINDS];
-};
-
-struct device {
-	struct abi_dev desc;
-	const struct vm_device_ops *ops; /* NULL: an empty window (a clone's) */
-	void *dev;
-	bool owned;			 /* a clone's copy: released by vm__destroy */
-};
-
-/* A pool the VMM created, shared by a VM and its clones; the last one frees it. */
-struct pool_ref {
-	struct mm_pool *pool;
-	unsigned refs; /* atomic */
-};
-
-struct vm {
-	int kvm_fd, vm_fd;
-	size_t run_size;
-	bool irqchip;
-	struct mm_pool *pool;
-	struct pool_ref *pool_ref; /* NULL: the caller's pool */
-	struct mm_space *space;
-	uint8_t *mem;
-	uint64_t mem_size;
-	unsigned nr_cpus;
-	int notify_fd;
-	struct uart uart;
-	unsigned nr_devices;
-	struct device devices[ABI_DEV_MAX];
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* Under lock: */
-	struct vm_stop stop;
-	bool pause_req, quit;
-	unsigned nr_paused, nr_exited;
-	uint64_t start_ns, stop_ns;
-	struct vcpu vcpus[VM_MAX_CPUS];
-};
 
 /* Host pointer for guest-physical [gpa, gpa+len), or NULL if outside RAM. */
 static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
@@ -579,7 +529,7 @@ static int create_machine(struct vm *vm)
 	return 0;
 }
 
-static void pool_ref_put(struct pool_ref *ref)
+void pool_ref__put(struct pool_ref *ref)
 {
 	if (ref && __atomic_sub_fetch(&ref->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		mm_pool_destroy(ref->pool);
@@ -643,7 +593,7 @@ static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool
 	return 0;
 }
 
-static int vm_create(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm)
+int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_condattr_t ca;
@@ -690,7 +640,7 @@ static int vm_create(const struct vm_config *cfg, struct pool_ref *shared, struc
 
 int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 {
-	return vm_create(cfg, NULL, ret_vm);
+	return vm__create_shared(cfg, NULL, ret_vm);
 }
 
 static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
@@ -929,7 +879,7 @@ void vm__destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->space)
 		mm_space_destroy(vm->space);
-	pool_ref_put(vm->pool_ref);
+	pool_ref__put(vm->pool_ref);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
@@ -944,162 +894,6 @@ bool vm__pause_if_running(struct vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	vm__pause(vm);
 	return running;
-}
-
-struct vm_capture {
-	struct vm *parent;
-	struct pool_ref *pool_ref;	/* held: the spaces live in its pool */
-	struct vm_state *state;
-	unsigned count;
-	void *(*devs)[ABI_DEV_MAX];	/* [count]: device copies, NULL once spawned */
-	struct mm_space *spaces[];	/* NULL once spawned */
-};
-
-/* Copy every device that can be for clone @i (the parent paused). */
-static int capture_devices(struct vm_capture *cap, unsigned i)
-{
-	struct vm *p = cap->parent;
-
-	for (unsigned d = 0; d < p->nr_devices; d++) {
-		const struct vm_device_ops *ops = p->devices[d].ops;
-		int err;
-
-		if (!ops || !ops->clone)
-			continue;
-		err = ops->clone(p->devices[d].dev, cap->spaces[i], &cap->devs[i][d]);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static void release_devices(struct vm_capture *cap, unsigned i)
-{
-	for (unsigned d = 0; d < cap->parent->nr_devices; d++) {
-		if (cap->devs[i][d])
-			cap->parent->devices[d].ops->release(cap->devs[i][d]);
-		cap->devs[i][d] = NULL;
-	}
-}
-
-void vm_capture__free(struct vm_capture *cap)
-{
-	if (!cap)
-		return;
-	for (unsigned i = 0; i < cap->count; i++) {
-		if (cap->devs)
-			release_devices(cap, i); /* their pins first */
-		mm_space_destroy(cap->spaces[i]);
-	}
-	free(cap->devs);
-	vm_state__free(cap->state);
-	pool_ref_put(cap->pool_ref);
-	free(cap);
-}
-
-static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool devices,
-		   struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
-{
-	struct vm_capture *cap;
-	uint64_t t0 = clock_now_ns();
-	bool resume;
-	int err;
-
-	if (!count || count > VM_MAX_CLONES)
-		return -EINVAL;
-	cap = calloc(1, sizeof(*cap) + count * sizeof(cap->spaces[0]));
-	if (!cap)
-		return -ENOMEM;
-	cap->devs = calloc(count, sizeof(*cap->devs));
-	if (!cap->devs) {
-		free(cap);
-		return -ENOMEM;
-	}
-	cap->parent = parent;
-	cap->count = count;
-	cap->pool_ref = parent->pool_ref;
-	if (cap->pool_ref)
-		__atomic_add_fetch(&cap->pool_ref->refs, 1, __ATOMIC_RELAXED);
-	resume = vm__pause_if_running(parent);
-	err = vm__save_state(parent, &cap->state);
-	for (unsigned i = 0; !err && i < count; i++) {
-		err = mm_space_clone(parent->space, mm_flags, &cap->spaces[i]);
-		if (!err && devices)
-			err = capture_devices(cap, i);
-	}
-	if (resume)
-		vm__resume(parent);
-	if (err) {
-		vm_capture__free(cap);
-		return err;
-	}
-	if (ret_pause_ns)
-		*ret_pause_ns = clock_now_ns() - t0;
-	*ret_cap = cap;
-	return 0;
-}
-
-int vm__capture(struct vm *parent, unsigned count, unsigned mm_flags,
-		struct vm_capture **ret_cap, uint64_t *ret_pause_ns)
-{
-	return capture(parent, count, mm_flags, true, ret_cap, ret_pause_ns);
-}
-
-int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_config *cfg,
-		      struct vm **ret_child)
-{
-	struct vm_config ccfg = {.nr_cpus = cap->parent->nr_cpus, .serial_fd = cfg->serial_fd,
-				 .notify_fd = cap->parent->notify_fd};
-	struct vm *child;
-	int err;
-
-	if (i >= cap->count || !cap->spaces[i])
-		return -EINVAL;
-	ccfg.space = cap->spaces[i];
-	cap->spaces[i] = NULL; /* the child owns it from here, also on failure */
-	ccfg.pool = cap->parent->pool;
-	err = vm_create(&ccfg, cap->pool_ref, &child);
-	if (err)
-		return err;
-	err = vm__restore_state(child, cap->state);
-	if (err) {
-		vm__destroy(child);
-		return err;
-	}
-	/* The same windows as the parent's (the device table in memory says so). */
-	child->nr_devices = cap->parent->nr_devices;
-	for (unsigned d = 0; d < child->nr_devices; d++) {
-		child->devices[d].desc = cap->parent->devices[d].desc;
-		if (cap->devs[i][d]) {
-			child->devices[d].ops = cap->parent->devices[d].ops;
-			child->devices[d].dev = cap->devs[i][d];
-			child->devices[d].owned = true;
-			cap->devs[i][d] = NULL;
-		}
-	}
-	if (cfg->tag)
-		uart__set_tag(&child->uart, cfg->tag);
-	*ret_child = child;
-	return 0;
-}
-
-const struct vm_state *vm_capture__state(const struct vm_capture *cap)
-{
-	return cap->state;
-}
-
-int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **ret_child,
-	      uint64_t *ret_pause_ns)
-{
-	struct vm_capture *cap;
-	int err;
-
-	err = capture(parent, 1, cfg->mm_flags, !cfg->no_devices, &cap, ret_pause_ns);
-	if (err)
-		return err;
-	err = vm__capture_spawn(cap, 0, cfg, ret_child);
-	vm_capture__free(cap);
-	return err;
 }
 
 int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value)
