@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test-api: the control socket server (vmm/api.h), suite vmm, through raw
+ * test-api: the control socket server (vmm/api/api.h), suite vmm, through raw
  * sockets: replies in order for pipelined and split requests, bad requests
  * answered with the connection kept, several clients, disconnects, a
  * client that never reads, the limit on clients, and the socket path's

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test-ctl: `vmm ctl` (vmm/cmd-ctl.c), suite vmm, against the test handler
+ * test-ctl: `vmm ctl` (vmm/cli/cmd-ctl.c), suite vmm, against the test handler
  * of api-fixture and against a bare socket that records the exact lines:
  * shorthand conversion, replies on stdout, exit statuses 0/1/2 and their
  * messages, --timeout, --help. The vmm binary's path is argv[1].

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test-json: vmm/json.h, suite vmm - the strict reader (every value type,
+ * test-json: vmm/api/json.h, suite vmm - the strict reader (every value type,
  * escapes, each rejection with its message, number limits) and the writer
  * (exact output, escaping that reads back through the reader).
  */

@@ -2,6 +2,11 @@
 /*
  * api.c: the control socket server (the protocol is in api.h).
  *
+ * vmm/api owns the control protocol: this server and the JSON reader and
+ * writer (json.c, json-out.c). It knows no VM and calls nothing in vmm:
+ * the request handler comes from vmm/group, the client is `vmm ctl`
+ * (vmm/cli). Public: api.h, json.h.
+ *
  * One thread polls an eventfd (api__stop's wake-up), the listening socket
  * and up to API_MAX_CLIENTS clients; all sockets are non-blocking, so no
  * client can stall it. Per client:

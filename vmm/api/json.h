@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * json: the little JSON the control socket speaks (vmm/api.h); the reader
+ * json: the little JSON the control socket speaks (api.h); the reader
  * is json.c, the writer json-out.c.
  *
  * Reader: one flat JSON object per request line, values strings, numbers,
@@ -108,7 +108,7 @@ void json_out__merge(struct json_out *o, const struct json_out *src);
 const char *json_out__finish(struct json_out *o, size_t *ret_len);
 
 /*
- * Record an error message for a failing request handler (vmm/api.h); the
+ * Record an error message for a failing request handler (api.h); the
  * last one wins. Returns -EINVAL, so a handler can write
  * `return json_out__error(reply, "unknown command \"%s\"", cmd);`.
  */

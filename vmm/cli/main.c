@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * main.c: the `vmm` command line. Thin: it parses, dispatches and reports;
- * the work lives in vmm_core.
+ * the work lives in the vmm folders below.
+ *
+ * vmm/cli owns the commands (cmd-*.c), their option parsing (cmd-opts.c,
+ * size.c) and the host checks (doctor.c). It is the top: it may call every
+ * vmm folder, mm and devices; nothing calls it.
  *
  * Exit statuses: cmd.h.
  */

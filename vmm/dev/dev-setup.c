@@ -2,6 +2,10 @@
 /*
  * dev-setup.c: devices onto a VM's MMIO bus (dev-setup.h).
  *
+ * vmm/dev owns the wiring of devices/ models onto a VM's bus: the DMA test
+ * device (this file) and virtio-blk (dev-blk.c). It may call vmm/vm and
+ * devices. Public: dev-setup.h, dev-blk.h.
+ *
  * Invariant: a device is listed on the bus only once it exists, and it
  * outlives the bus (the caller destroys it after the VM); a failure leaves
  * neither a device nor a bus entry behind.

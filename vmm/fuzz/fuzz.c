@@ -2,6 +2,9 @@
 /*
  * fuzz.c: the fuzzing loop's engine (see fuzz.h).
  *
+ * vmm/fuzz owns the fuzzing loop over a resettable clone. It may call
+ * vmm/vm and mm. Public: fuzz.h.
+ *
  * Invariants:
  * - Between fuzz__run calls the clone is paused, its memory and vCPU state
  *   exactly the snapshot point's (reset at the end of every run), and its

@@ -2,6 +2,10 @@
 /*
  * group.c: the VMs of one `vmm run` and their controlling loop (group.h).
  *
+ * vmm/group owns the VMs of a run, their control loop, and the control
+ * socket's request handler (group__handle_request). It may call vmm/vm,
+ * vmm/snapshot, vmm/api (JSON) and mm. Public: group.h, exit-status.h.
+ *
  * Invariants:
  * - g->lock is held by whoever touches the member list or operates a VM:
  *   the loop while it serves a stop, a control request while it runs.

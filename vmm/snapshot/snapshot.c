@@ -2,6 +2,10 @@
 /*
  * snapshot.c: live snapshot to a file and restore (see snapshot.h).
  *
+ * vmm/snapshot owns live snapshots (this file) and the snapshot file
+ * format (snapfile.c, snapfile-state.c). It may call vmm/vm and mm.
+ * Public: snapshot.h, snapfile.h.
+ *
  * Invariants:
  * - Between begin and finish/abort the space has an active mm snapshot
  *   whose hook writes each page to the file exactly once: from the fault
