@@ -3,7 +3,7 @@
  * memwrite MIB [SEED [hold|churn]]: write a pattern over MIB MiB starting at
  * MEMWRITE_BASE and print its checksum. The 64-bit word at guest-physical
  * address a holds memwrite_word(seed, a); the checksum is the sum of all
- * words. The host recomputes both (tests/vmm) and reads the bytes back
+ * words. The host recomputes both (tests/vm) and reads the bytes back
  * through mm. Exit 3 if the region does not fit in memory.
  * For the benchmarks: "hold" then idles without writing memory, forever;
  * "churn" keeps rewriting the region one word per page and counts the pages

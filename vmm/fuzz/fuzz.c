@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fuzz.c: the fuzzing loop's engine (see fuzz.h).
+ *
+ * vmm/fuzz owns the fuzzing loop over a resettable clone. It may call
+ * vmm/vm and mm. Public: fuzz.h.
+ *
+ * Invariants:
+ * - Between fuzz__run calls the clone is paused, its memory and vCPU state
+ *   exactly the snapshot point's (reset at the end of every run), and its
+ *   stop is cleared only right before it resumes.
+ * - The input buffer [gpa, gpa + max) was checked to lie inside guest RAM
+ *   when the guest named it; inputs are written through that range only.
+ * - A failed reset or restore poisons the instance (f->broken): no input
+ *   ever runs from a state that is not the snapshot.
+ * - Every write to the clone's memory since the last reset is known at the
+ *   reset: mm sees writes to pages still shared with the snapshot (they
+ *   fault), KVM's dirty log sees the guest's writes to the clone's own
+ *   frames (kept writable across resets: no fault per run), and the input
+ *   range is added for the VMM's own writes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abi.h"
+#include "clock.h"
+#include "fuzz.h"
+#include "vm-state.h"
+
+struct fuzz {
+	struct vm *parent, *vm;
+	struct vm_state *snap;	/* the clone's state at the snapshot point */
+	unsigned cpu;		/* the vCPU that called HC_FUZZ_READY */
+	uint64_t gpa, max;
+	uint64_t *dirty;	/* KVM's dirty log of the clone, one bit a page */
+	size_t dirty_words;
+	int broken;		/* -errno once a reset failed */
+};
+
+/* Boot, run to HC_FUZZ_READY and check the buffer the guest named. */
+static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *msg, size_t len)
+{
+	struct vm_config vc = {.mem_size = cfg->mem_size, .nr_cpus = cfg->nr_cpus,
+			       .serial_fd = cfg->serial_fd};
+	int tmo = cfg->ready_timeout_ms > 0 ? cfg->ready_timeout_ms : 10000;
+	struct vm_stop stop;
+	int err;
+
+	err = vm__create(&vc, &f->parent);
+	if (err) {
+		snprintf(msg, len, "creating the VM: %s", strerror(-err));
+		return err;
+	}
+	err = vm__load_elf(f->parent, cfg->image, cfg->image_size, cfg->cmdline, msg, len);
+	if (err) {
+		if (!msg[0])
+			snprintf(msg, len, "loading the guest: %s", strerror(-err));
+		return err;
+	}
+	err = vm__start(f->parent);
+	if (!err)
+		err = vm__wait(f->parent, tmo, &stop);
+	if (err == -ETIMEDOUT) {
+		snprintf(msg, len, "the guest did not reach its snapshot point (HC_FUZZ_READY) "
+			 "within %d ms", tmo);
+		return err;
+	}
+	if (err) {
+		snprintf(msg, len, "starting the VM: %s", strerror(-err));
+		return err;
+	}
+	vm__pause(f->parent);
+	if (stop.reason != VM_STOP_REQUEST || stop.req.nr != HC_FUZZ_READY) {
+		snprintf(msg, len, "the guest stopped before its snapshot point: %s", stop.what);
+		return -ENOEXEC;
+	}
+	f->cpu = stop.cpu;
+	f->gpa = stop.req.args[0];
+	f->max = stop.req.args[1];
+	if (!f->max || f->gpa < ABI_RESERVED || f->gpa > cfg->mem_size ||
+	    f->max > cfg->mem_size - f->gpa) {
+		snprintf(msg, len, "the guest named an input buffer outside its memory "
+			 "(0x%llx, %llu bytes)", (unsigned long long)f->gpa,
+			 (unsigned long long)f->max);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *ret_msg,
+		 size_t msg_len)
+{
+	struct vm_clone_config cc = {.serial_fd = cfg->serial_fd, .mm_flags = MM_CLONE_RESETTABLE};
+	struct fuzz *f = calloc(1, sizeof(*f));
+	int err;
+
+	ret_msg[0] = '\0';
+	if (!f)
+		return -ENOMEM;
+	err = boot_to_ready(f, cfg, ret_msg, msg_len);
+	if (!err) {
+		err = vm__clone(f->parent, &cc, &f->vm, NULL);
+		if (err)
+			snprintf(ret_msg, msg_len, "cloning the VM at its snapshot point: %s",
+				 strerror(-err));
+	}
+	if (!err) {
+		f->dirty_words = (cfg->mem_size / MM_PAGE_SIZE + 63) / 64;
+		f->dirty = calloc(f->dirty_words, sizeof(uint64_t));
+		err = f->dirty ? vm__set_dirty_logging(f->vm, true) : -ENOMEM;
+		if (err)
+			snprintf(ret_msg, msg_len, "turning on KVM's dirty log: %s", strerror(-err));
+	}
+	if (!err) {
+		err = vm__save_state(f->vm, &f->snap);
+		if (err)
+			snprintf(ret_msg, msg_len, "saving the snapshot state: %s", strerror(-err));
+	}
+	if (!err) {
+		/* Its threads start paused: every run begins with a resume. */
+		vm__pause(f->vm);
+		err = vm__start(f->vm);
+		if (err)
+			snprintf(ret_msg, msg_len, "starting the clone: %s", strerror(-err));
+	}
+	if (err) {
+		fuzz__destroy(f);
+		return err;
+	}
+	*ret_fuzz = f;
+	return 0;
+}
+
+void fuzz__destroy(struct fuzz *f)
+{
+	if (!f)
+		return;
+	vm__destroy(f->vm);
+	vm__destroy(f->parent);
+	vm_state__free(f->snap);
+	free(f->dirty);
+	free(f);
+}
+
+static void classify(const struct vm_stop *stop, struct fuzz_result *r)
+{
+	r->stop = *stop;
+	switch (stop->reason) {
+	case VM_STOP_REQUEST:
+		r->outcome = stop->req.nr == HC_FUZZ_DONE ? FUZZ_DONE : FUZZ_EXIT;
+		r->done_value = stop->req.args[0];
+		break;
+	case VM_STOP_EXIT:
+		r->outcome = FUZZ_EXIT;
+		break;
+	default:
+		r->outcome = FUZZ_CRASH;
+		break;
+	}
+}
+
+/* Put the clone back at the snapshot point; @len: the input's bytes. */
+static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
+{
+	uint64_t t0 = clock_now_ns();
+	int err;
+
+	err = vm__get_dirty_log(f->vm, f->dirty);
+	for (uint64_t g = f->gpa / MM_PAGE_SIZE; !err && g * MM_PAGE_SIZE < f->gpa + len; g++)
+		f->dirty[g / 64] |= 1ULL << (g % 64);
+	if (!err)
+		err = mm_space_reset_tracked(vm__space(f->vm), f->dirty, 0, &r->dirtied);
+	if (!err)
+		err = vm__restore_state(f->vm, f->snap);
+	r->reset_ns = clock_now_ns() - t0;
+	if (err)
+		f->broken = err;
+	return err;
+}
+
+int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
+	      struct fuzz_result *ret_result)
+{
+	struct fuzz_result r = {.outcome = FUZZ_TIMEOUT};
+	struct vm_stop stop;
+	uint64_t t0;
+	int err;
+
+	if (f->broken)
+		return f->broken;
+	if (len > f->max)
+		return -E2BIG;
+	if (timeout_ms <= 0)
+		return -EINVAL;
+	t0 = clock_now_ns();
+	memcpy((uint8_t *)mm_space_hva(vm__space(f->vm)) + f->gpa, input, len);
+	err = vm__set_hcall_result(f->vm, f->cpu, (int64_t)len);
+	if (err) {
+		f->broken = err;
+		return err;
+	}
+	vm__rearm(f->vm);
+	vm__resume(f->vm);
+	err = vm__wait(f->vm, timeout_ms, &stop);
+	vm__pause(f->vm); /* a timeout kicks the vCPUs out here */
+	r.run_ns = clock_now_ns() - t0;
+	if (!err)
+		classify(&stop, &r);
+	else if (err != -ETIMEDOUT)
+		return f->broken = err;
+	err = reset(f, len, &r);
+	if (err)
+		return err;
+	*ret_result = r;
+	return 0;
+}
+
+uint64_t fuzz__input_max(const struct fuzz *f)
+{
+	return f->max;
+}
+
+uint64_t fuzz__input_gpa(const struct fuzz *f)
+{
+	return f->gpa;
+}
+
+struct vm *fuzz__vm(struct fuzz *f)
+{
+	return f->vm;
+}
+
+struct vm *fuzz__parent(struct fuzz *f)
+{
+	return f->parent;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm-internal: the VM's own structures, shared by the files of vmm/vm that
+ * build it (vm.c) and clone it (vm-clone.c). Nothing outside vmm/vm
+ * includes it: callers use vm.h.
+ */
+#ifndef VMM_VM_INTERNAL_H
+#define VMM_VM_INTERNAL_H
+
+#include <pthread.h>
+
+#include "abi.h"
+#include "uart.h"
+#include "vm.h"
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	bool paused, parked; /* under vm->lock */
+	struct vm_stop *queued; /* allocated with the vCPU: a stop waiting for its turn */
+	uint64_t queued_seq;	/* under vm->lock: 0 none, else its place in the queue */
+	uint64_t exits[VM_NR_EXIT_KINDS];
+};
+
+struct device {
+	struct abi_dev desc;
+	const struct vm_device_ops *ops; /* NULL: an empty window (a clone's) */
+	void *dev;
+	bool owned;			 /* a clone's copy: released by vm__destroy */
+};
+
+/* A pool the VMM created, shared by a VM and its clones; the last one frees it. */
+struct pool_ref {
+	struct mm_pool *pool;
+	unsigned refs; /* atomic */
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	bool irqchip;
+	struct mm_pool *pool;
+	struct pool_ref *pool_ref; /* NULL: the caller's pool */
+	struct mm_space *space;
+	uint8_t *mem;
+	uint64_t mem_size;
+	unsigned nr_cpus;
+	int notify_fd;
+	struct uart uart;
+	unsigned nr_devices;
+	struct device devices[ABI_DEV_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: */
+	struct vm_stop stop;
+	struct vm_stop queued;	/* a VM-wide stop waiting for its turn (reason 0: none) */
+	uint64_t stop_seq;	/* orders the vCPUs' queued stops */
+	bool pause_req, quit;
+	unsigned nr_paused, nr_exited;
+	uint64_t start_ns, stop_ns;
+	struct vcpu vcpus[VM_MAX_CPUS];
+};
+
+/* Drop a reference on @ref; the last one destroys the pool. NULL: no-op. */
+void pool_ref__put(struct pool_ref *ref);
+/* vm__create, in the pool of @shared (a reference is taken) if not NULL. */
+int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm);
+
+#endif

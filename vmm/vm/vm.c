@@ -1,0 +1,1121 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm.c: VM and vCPU lifecycle, the vCPU run loop, pause/resume, stop.
+ *
+ * vmm/vm owns one KVM VM: this file, its state save/restore (vm-state.c),
+ * live clones (vm-clone.c), long-mode setup (x86-setup.c), the ELF loader
+ * (elf-load.c) and the ring probe (ring-probe.c). It may call mm, devices
+ * (the UART) and the guest ABI (guest-images/abi.h), nothing else in vmm.
+ * Public: vm.h, vm-state.h, clock.h, ring-probe.h.
+ *
+ * Invariants:
+ * - vm->stop.reason changes from VM_RUNNING under vm->lock; whoever
+ *   changes it kicks every vCPU, and every vCPU thread then pauses.
+ * - Every stop is served exactly once: a stop that arrives while another is
+ *   pending is queued (a vCPU's on that vCPU, which stays paused; a VM-wide
+ *   one, such as vm__stop, on the VM) and vm__rearm makes the oldest queued
+ *   stop the VM's stop instead of letting it run. Replacing a vCPU's state
+ *   (vm__set_vcpu_restored) drops the stop it had queued: it belongs to a
+ *   run that is gone.
+ * - A request's hypercall returns -EINTR unless the controller sets its
+ *   result: a request nobody served never reads as success.
+ * - A kick sets the vCPU's run->immediate_exit before signalling its thread,
+ *   and the thread clears immediate_exit before it re-reads the requests:
+ *   a kick that lands between the check and KVM_RUN is never lost.
+ * - A vCPU counted in nr_paused or nr_exited is out of KVM_RUN with its
+ *   last MMIO/PIO completed (KVM_RUN with immediate_exit), so its state can
+ *   be read and written.
+ * - Guest memory is only touched through bounds-checked helpers (gpa_ptr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "clock.h"
+#include "elf-load.h"
+#include "vm-internal.h"
+#include "x86-setup.h"
+
+#define SIG_KICK SIGUSR1
+#define MIB2 (2ULL << 20)
+
+/* Host pointer for guest-physical [gpa, gpa+len), or NULL if outside RAM. */
+static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return vm->mem + gpa;
+}
+
+/* Counted by the vCPU's thread, read by vm__stats from another. */
+static void count_exit(struct vcpu *c, enum vm_exit_kind kind)
+{
+	__atomic_fetch_add(&c->exits[kind], 1, __ATOMIC_RELAXED);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void install_kick_handler(void)
+{
+	struct sigaction sa = {.sa_handler = kick_handler}; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIG_KICK, &sa, NULL);
+}
+
+static void kick(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (c->started && !pthread_equal(c->thread, pthread_self()))
+		pthread_kill(c->thread, SIG_KICK);
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		kick(&vm->vcpus[i]);
+}
+
+static void notify_stop(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	if (vm->notify_fd >= 0 && write(vm->notify_fd, &one, sizeof(one)) < 0)
+		(void)0; /* a full eventfd has a wakeup pending anyway */
+}
+
+/* Under vm->lock: true if @stop is now the VM's stop, false if it was queued. */
+static bool set_stop_locked(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
+{
+	if (vm->stop.reason == VM_RUNNING) {
+		vm->stop = *stop;
+		vm->stop_ns = clock_now_ns();
+		pthread_cond_broadcast(&vm->cond);
+		return true;
+	}
+	if (c && !c->queued_seq) {
+		*c->queued = *stop;
+		c->queued_seq = ++vm->stop_seq;
+	} else if (!c && stop->reason != VM_STOP_REQUESTED && vm->queued.reason == VM_RUNNING) {
+		/* vm__stop needs no queue: its caller sees the VM stopped already. */
+		vm->queued = *stop;
+	}
+	return false;
+}
+
+/*
+ * Record why the VM stops and kick every vCPU; if a stop is pending already,
+ * queue this one behind it (on vCPU @c, or VM-wide when @c is NULL). A
+ * vCPU's queued stop keeps that vCPU paused until it is served; a second
+ * VM-wide stop while one is queued adds nothing (the VM will stop).
+ */
+static void vm_set_stop(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = set_stop_locked(vm, c, stop);
+	pthread_mutex_unlock(&vm->lock);
+	if (first) {
+		kick_all(vm);
+		notify_stop(vm);
+	}
+}
+
+static void stop_with_regs(struct vcpu *c, enum vm_stop_reason reason, const char *what)
+{
+	struct vm_stop s = {.reason = reason, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "%s", what);
+	s.have_regs = !ioctl(c->fd, KVM_GET_REGS, &s.regs) && !ioctl(c->fd, KVM_GET_SREGS, &s.sregs);
+	vm_set_stop(c->vm, c, &s);
+}
+
+static void stop_error(struct vcpu *c, int err, const char *what)
+{
+	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "vCPU %u: %s: %s", c->id, what, strerror(-err));
+	vm_set_stop(c->vm, c, &s);
+}
+
+/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
+static void complete_io(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Under vm->lock: no vCPU can run again until the controller changes a state. */
+static bool all_parked(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		if (!vm->vcpus[i].parked)
+			return false;
+	return true;
+}
+
+/*
+ * Honour pause, stop and park requests; true when the thread must end (the
+ * VM is being destroyed). A stopped VM keeps its vCPU threads, paused, so
+ * the controller can restore a state and let it run again (vm__rearm).
+ */
+static bool vcpu_wait_requests(struct vcpu *c)
+{
+	struct vm *vm = c->vm;
+	bool quit;
+
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		if (vm->quit)
+			break;
+		if (vm->pause_req || vm->stop.reason != VM_RUNNING || c->queued_seq) {
+			if (!c->paused) {
+				pthread_mutex_unlock(&vm->lock);
+				complete_io(c);
+				pthread_mutex_lock(&vm->lock);
+				c->paused = true;
+				vm->nr_paused++;
+				pthread_cond_broadcast(&vm->cond);
+				continue;
+			}
+		} else if (c->paused) {
+			c->paused = false;
+			vm->nr_paused--;
+			continue;
+		} else if (!c->parked) {
+			break;
+		} else if (all_parked(vm)) {
+			struct vm_stop s = {.reason = VM_STOP_ALL_PARKED, .cpu = c->id};
+
+			snprintf(s.what, sizeof(s.what), "every vCPU parked itself (HC_PARK): the "
+				 "guest can never run again");
+			if (set_stop_locked(vm, NULL, &s)) {
+				pthread_mutex_unlock(&vm->lock);
+				kick_all(vm);
+				notify_stop(vm);
+				pthread_mutex_lock(&vm->lock);
+			}
+			continue;
+		}
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	}
+	if (c->paused) {
+		c->paused = false;
+		vm->nr_paused--;
+	}
+	quit = vm->quit;
+	pthread_mutex_unlock(&vm->lock);
+	return quit;
+}
+
+static const char *const exception_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available",
+	"#DF double fault", "coprocessor overrun", "#TS invalid TSS", "#NP segment not present",
+	"#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
+	"#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
+	"#VE virtualization", "#CP control protection",
+};
+
+/* The guest took an exception: the stub left its frame on the ring-0 stack. */
+static void handle_crash(struct vcpu *c)
+{
+	struct vm_stop s = {.reason = VM_STOP_CRASH, .cpu = c->id, .have_regs = true};
+	uint64_t f[X86_CRASH_FRAME_WORDS];
+	const uint64_t *frame;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &s.regs) || ioctl(c->fd, KVM_GET_SREGS, &s.sregs)) {
+		stop_error(c, -errno, "reading registers after a guest exception");
+		return;
+	}
+	frame = gpa_ptr(c->vm, s.regs.rsp, sizeof(f));
+	if (!frame) {
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: exception frame at "
+			 "0x%llx is outside guest memory", c->id, s.regs.rsp);
+		vm_set_stop(c->vm, c, &s);
+		return;
+	}
+	memcpy(f, frame, sizeof(f));
+	/* The faulting context, as the CPU saved it. */
+	s.regs.rax = f[0];
+	s.regs.rip = f[3];
+	s.regs.rflags = f[5];
+	s.regs.rsp = f[6];
+	s.sregs.cs.selector = (uint16_t)f[4];
+	s.sregs.ss.selector = (uint16_t)f[7];
+	const char *name = f[1] < 32 && exception_names[f[1]] ? exception_names[f[1]] : "exception";
+
+	if (f[1] == 14)
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector 14, error "
+			 "0x%llx) at rip 0x%llx, address 0x%llx", c->id, name,
+			 (unsigned long long)f[2], s.regs.rip, s.sregs.cr2);
+	else
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector %llu, error "
+			 "0x%llx) at rip 0x%llx", c->id, name, (unsigned long long)f[1],
+			 (unsigned long long)f[2], s.regs.rip);
+	vm_set_stop(c->vm, c, &s);
+}
+
+static void handle_exit_device(struct vcpu *c, uint32_t status)
+{
+	struct vm_stop s = {.reason = VM_STOP_EXIT, .status = (int)status, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "guest exited with status %u", status);
+	vm_set_stop(c->vm, c, &s);
+}
+
+static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
+{
+	const uint8_t *p;
+
+	if (len > HC_MAX_WRITE)
+		return -EINVAL;
+	p = gpa_ptr(c->vm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	for (uint64_t i = 0; i < len; i++)
+		uart__write(&c->vm->uart, 0, p[i]);
+	return (int64_t)len;
+}
+
+/*
+ * A request only the controller can serve (a clone, a snapshot, the fuzzing
+ * handshake): the VM stops with VM_STOP_REQUEST (queued behind a stop that
+ * is pending) and the controller sets the result before it rearms; the
+ * hypercall returns -EINTR if nobody does.
+ */
+static bool hcall_request(struct vcpu *c, struct kvm_regs *regs, uint64_t nr)
+{
+	struct vm_stop s = {.reason = VM_STOP_REQUEST, .cpu = c->id, .req = {
+		.nr = nr, .args = {regs->rdi, regs->rsi, regs->rdx}}};
+
+	regs->rax = (uint64_t)-EINTR; /* what the guest sees unless the controller serves it */
+	if (ioctl(c->fd, KVM_SET_REGS, regs)) {
+		stop_error(c, -errno, "writing the hypercall result");
+		return true;
+	}
+	snprintf(s.what, sizeof(s.what), "guest request %llu on vCPU %u",
+		 (unsigned long long)nr, c->id);
+	vm_set_stop(c->vm, c, &s);
+	return true;
+}
+
+/* Returns true when the vCPU must stop. */
+static bool handle_hcall(struct vcpu *c, uint64_t nr)
+{
+	struct kvm_regs regs;
+	int64_t ret = -ENOSYS;
+
+	count_exit(c, VM_EXITS_HCALL);
+	if (ioctl(c->fd, KVM_GET_REGS, &regs)) {
+		stop_error(c, -errno, "reading registers for a hypercall");
+		return true;
+	}
+	switch (nr) {
+	case HC_NOP:
+		ret = 0;
+		break;
+	case HC_PARK:
+		pthread_mutex_lock(&c->vm->lock);
+		c->parked = true;
+		pthread_mutex_unlock(&c->vm->lock);
+		ret = 0;
+		break;
+	case HC_WRITE:
+		ret = hcall_write(c, regs.rdi, regs.rsi);
+		break;
+	case HC_TIME_NS:
+		ret = (int64_t)clock_now_ns();
+		break;
+	case HC_FUZZ_READY:
+	case HC_FUZZ_DONE:
+	case HC_CLONE:
+	case HC_SNAPSHOT:
+		return hcall_request(c, &regs, nr);
+	}
+	regs.rax = (uint64_t)ret;
+	if (ioctl(c->fd, KVM_SET_REGS, &regs)) {
+		stop_error(c, -errno, "writing the hypercall result");
+		return true;
+	}
+	return false;
+}
+
+static uint64_t le_value(const uint8_t *data, unsigned len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, data, len < 8 ? len : 8);
+	return v;
+}
+
+static bool handle_mmio(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	uint64_t addr = run->mmio.phys_addr;
+	unsigned len = run->mmio.len;
+	bool wr = run->mmio.is_write;
+
+	count_exit(c, VM_EXITS_MMIO);
+	if (addr >= ABI_UART_MMIO && addr < ABI_UART_MMIO + UART_NR_REGS) {
+		for (unsigned i = 0; i < len && i < 8; i++) {
+			if (wr)
+				uart__write(&c->vm->uart, (unsigned)(addr - ABI_UART_MMIO) + i,
+					    run->mmio.data[i]);
+			else
+				run->mmio.data[i] =
+					uart__read(&c->vm->uart, (unsigned)(addr - ABI_UART_MMIO) + i);
+		}
+		return false;
+	}
+	if (addr == ABI_EXIT_MMIO || addr == ABI_HCALL_MMIO || addr == ABI_CRASH_MMIO) {
+		if (!wr) {
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+			return false;
+		}
+		if (addr == ABI_EXIT_MMIO)
+			handle_exit_device(c, (uint32_t)le_value(run->mmio.data, len));
+		else if (addr == ABI_CRASH_MMIO)
+			handle_crash(c);
+		else
+			return handle_hcall(c, le_value(run->mmio.data, len));
+		return true;
+	}
+	if (addr >= ABI_DEV_MMIO_BASE &&
+	    addr < ABI_DEV_MMIO_BASE + c->vm->nr_devices * ABI_DEV_WINDOW) {
+		struct device *d = &c->vm->devices[(addr - ABI_DEV_MMIO_BASE) / ABI_DEV_WINDOW];
+		uint64_t off = (addr - ABI_DEV_MMIO_BASE) % ABI_DEV_WINDOW;
+
+		if (len > 8 || off + len > ABI_DEV_WINDOW) {
+			stop_with_regs(c, VM_STOP_UNHANDLED, "unhandled exit: MMIO access across a "
+				       "device window's end");
+			return true;
+		}
+		if (!d->ops) {
+			stop_with_regs(c, VM_STOP_UNHANDLED, "unhandled exit: MMIO access to a "
+				       "device this clone does not have (it cannot be cloned)");
+			return true;
+		}
+		if (!wr)
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+		d->ops->mmio(d->dev, off, run->mmio.data, len, wr);
+		return false;
+	}
+	char what[120];
+
+	snprintf(what, sizeof(what), "unhandled exit on vCPU %u: MMIO %s of %u bytes at "
+		 "unassigned address 0x%llx", c->id, wr ? "write" : "read", len,
+		 (unsigned long long)addr);
+	stop_with_regs(c, VM_STOP_UNHANDLED, what);
+	return true;
+}
+
+/* Port I/O: the UART and the exit device; other ports read as 0xff. */
+static bool handle_pio(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool wr = run->io.direction == KVM_EXIT_IO_OUT;
+	uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+
+	count_exit(c, VM_EXITS_PIO);
+	if (run->io.data_offset + bytes > c->vm->run_size)
+		return false;
+	if (run->io.port >= ABI_UART_PORT && run->io.port < ABI_UART_PORT + UART_NR_REGS) {
+		unsigned reg = run->io.port - ABI_UART_PORT;
+
+		for (uint64_t i = 0; i < run->io.count; i++) {
+			if (wr)
+				uart__write(&c->vm->uart, reg, data[i * run->io.size]);
+			else
+				data[i * run->io.size] = uart__read(&c->vm->uart, reg);
+		}
+		return false;
+	}
+	if (run->io.port == ABI_EXIT_PORT && wr) {
+		handle_exit_device(c, (uint32_t)le_value(data, run->io.size));
+		return true;
+	}
+	if (!wr)
+		memset(data, 0xff, bytes);
+	return false;
+}
+
+/* Returns true when the vCPU must stop. */
+static bool handle_exit(struct vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	char what[160];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		return handle_mmio(c);
+	case KVM_EXIT_IO:
+		return handle_pio(c);
+	case KVM_EXIT_INTR:
+		count_exit(c, VM_EXITS_INTR);
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		snprintf(what, sizeof(what), "triple fault on vCPU %u: an exception could not "
+			 "be delivered (KVM_EXIT_SHUTDOWN)", c->id);
+		stop_with_regs(c, VM_STOP_TRIPLE_FAULT, what);
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: KVM internal error, "
+			 "suberror %u", c->id, run->internal.suberror);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: VM entry failed, "
+			 "hardware reason 0x%llx", c->id,
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_HLT:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: hlt", c->id);
+		break;
+	default:
+		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: KVM exit reason %u",
+			 c->id, run->exit_reason);
+		break;
+	}
+	count_exit(c, VM_EXITS_OTHER);
+	stop_with_regs(c, VM_STOP_UNHANDLED, what);
+	return true;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *c = arg;
+	struct vm *vm = c->vm;
+	sigset_t kick_set;
+
+	/* Whatever mask the starting thread had (the control socket's blocks all). */
+	sigemptyset(&kick_set);
+	sigaddset(&kick_set, SIG_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &kick_set, NULL);
+
+	while (!vcpu_wait_requests(c)) {
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			int err = errno;
+
+			__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			if (err == EINTR || err == EAGAIN) {
+				count_exit(c, VM_EXITS_INTR);
+				continue;
+			}
+			stop_error(c, -err, "KVM_RUN");
+			continue;
+		}
+		if (handle_exit(c))
+			continue; /* vcpu_wait_requests sees the stop */
+	}
+	complete_io(c);
+	pthread_mutex_lock(&vm->lock);
+	vm->nr_exited++;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* mm could not resolve a guest write fault: the VM cannot go on. */
+static void on_fault_error(void *arg, struct mm_space *space, uint64_t gpa, int err)
+{
+	struct vm *vm = arg;
+	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err};
+
+	(void)space;
+	snprintf(s.what, sizeof(s.what), "guest memory fault at 0x%llx could not be resolved: %s",
+		 (unsigned long long)gpa, strerror(-err));
+	vm_set_stop(vm, NULL, &s);
+}
+
+static int create_vcpu(struct vm *vm, unsigned id)
+{
+	struct vcpu *c = &vm->vcpus[id];
+
+	c->vm = vm;
+	c->id = id;
+	c->queued = calloc(1, sizeof(*c->queued));
+	if (!c->queued)
+		return -ENOMEM;
+	c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (c->fd < 0)
+		return -errno;
+	c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (c->run == MAP_FAILED) {
+		c->run = NULL;
+		return -errno;
+	}
+	return x86_setup__cpuid(vm->kvm_fd, c->fd);
+}
+
+static int create_machine(struct vm *vm)
+{
+	int n;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return -ENOTSUP;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	n = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	vm->run_size = (size_t)n;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0) {
+		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+			return -errno;
+		vm->irqchip = true;
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0) {
+			struct kvm_pit_config pit = {.flags = 0};
+
+			if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+void pool_ref__put(struct pool_ref *ref)
+{
+	if (ref && __atomic_sub_fetch(&ref->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		mm_pool_destroy(ref->pool);
+		free(ref);
+	}
+}
+
+static int attach_pool(struct vm *vm, const struct vm_config *cfg, struct pool_ref *shared)
+{
+	struct pool_ref *ref;
+	int err;
+
+	if (shared) {
+		__atomic_add_fetch(&shared->refs, 1, __ATOMIC_RELAXED);
+		vm->pool_ref = shared;
+		vm->pool = shared->pool;
+		return 0;
+	}
+	if (cfg->pool) {
+		vm->pool = cfg->pool;
+		return 0;
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref)
+		return -ENOMEM;
+	err = mm_pool_create(NULL, &ref->pool);
+	if (err) {
+		free(ref);
+		return err;
+	}
+	ref->refs = 1;
+	vm->pool_ref = ref;
+	vm->pool = ref->pool;
+	return 0;
+}
+
+static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool_ref *shared)
+{
+	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0};
+	int err;
+
+	err = attach_pool(vm, cfg, shared);
+	if (err)
+		return err;
+	if (cfg->space) {
+		vm->space = cfg->space;
+	} else {
+		err = mm_space_create(vm->pool, cfg->mem_size, &vm->space);
+		if (err)
+			return err;
+	}
+	mm_space_set_fault_error_fn(vm->space, on_fault_error, vm);
+	vm->mem = mm_space_hva(vm->space);
+	vm->mem_size = mm_space_size(vm->space);
+	if (vm->mem_size < MIB2 || vm->mem_size % MIB2 || vm->mem_size > ABI_MEM_MAX)
+		return -EINVAL;
+	slot.memory_size = vm->mem_size;
+	slot.userspace_addr = (uintptr_t)vm->mem;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+		return -errno;
+	return 0;
+}
+
+int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_condattr_t ca;
+	struct vm *vm;
+	int err;
+
+	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS ||
+	    (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
+			     cfg->mem_size > ABI_MEM_MAX))) {
+		mm_space_destroy(cfg->space); /* owned from the call on */
+		return -EINVAL;
+	}
+	pthread_once(&once, install_kick_handler);
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		mm_space_destroy(cfg->space);
+		return -ENOMEM;
+	}
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->nr_cpus = cfg->nr_cpus;
+	vm->notify_fd = cfg->notify_fd > 0 ? cfg->notify_fd : -1;
+	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpus[i].fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	uart__init(&vm->uart, cfg->serial_fd);
+	err = create_machine(vm);
+	if (!err)
+		err = attach_memory(vm, cfg, shared);
+	else if (cfg->space)
+		vm->space = cfg->space; /* owned from now on, even on failure */
+	for (unsigned i = 0; !err && i < vm->nr_cpus; i++)
+		err = create_vcpu(vm, i);
+	if (err) {
+		vm__destroy(vm);
+		return err;
+	}
+	*ret_vm = vm;
+	return 0;
+}
+
+int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
+{
+	return vm__create_shared(cfg, NULL, ret_vm);
+}
+
+static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
+{
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {
+		.rip = entry,
+		.rsp = vm->mem_size - c->id * ABI_STACK_SIZE,
+		.rflags = X86_RFLAGS_FIXED | X86_RFLAGS_IOPL3,
+		.rdi = vm->mem_size,
+		.rsi = ABI_CMDLINE_GPA,
+		.rdx = c->id,
+		.rcx = vm->nr_cpus,
+	};
+
+	if (ioctl(c->fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	x86_setup__sregs(&sregs, true);
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) || ioctl(c->fd, KVM_SET_REGS, &regs))
+		return -errno;
+	/* With an in-kernel LAPIC, application processors wait for INIT/SIPI. */
+	if (vm->irqchip && ioctl(c->fd, KVM_SET_MP_STATE, &mp))
+		return -errno;
+	return 0;
+}
+
+int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
+		   const struct vm_device_ops *ops, void *dev, uint64_t *ret_gpa)
+{
+	struct device *d;
+
+	if (vm->nr_devices >= ABI_DEV_MAX)
+		return -ENOSPC;
+	d = &vm->devices[vm->nr_devices];
+	d->desc = (struct abi_dev){.type = type, .subtype = subtype, .size = ABI_DEV_WINDOW,
+				   .base = ABI_DEV_MMIO_BASE + vm->nr_devices * ABI_DEV_WINDOW};
+	d->ops = ops;
+	d->dev = dev;
+	vm->nr_devices++;
+	if (ret_gpa)
+		*ret_gpa = d->desc.base;
+	return 0;
+}
+
+void *vm__device(struct vm *vm, unsigned i)
+{
+	return i < vm->nr_devices ? vm->devices[i].dev : NULL;
+}
+
+/* The device table the guest reads (abi.h), below ABI_RESERVED. */
+static void write_devtab(struct vm *vm)
+{
+	struct abi_devtab tab = {.magic = ABI_DEVTAB_MAGIC, .count = vm->nr_devices};
+
+	memcpy(vm->mem + ABI_DEVTAB_GPA, &tab, sizeof(tab));
+	for (unsigned i = 0; i < vm->nr_devices; i++)
+		memcpy(vm->mem + ABI_DEVTAB_GPA + sizeof(tab) + i * sizeof(struct abi_dev),
+		       &vm->devices[i].desc, sizeof(struct abi_dev));
+}
+
+int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdline,
+		 char *ret_msg, size_t msg_len)
+{
+	uint64_t stacks = vm->nr_cpus * ABI_STACK_SIZE, entry;
+	struct elf_error e = {{0}};
+	size_t cmd_len = cmdline ? strlen(cmdline) : 0;
+	int err;
+
+	if (cmd_len >= ABI_CMDLINE_MAX) {
+		snprintf(e.msg, sizeof(e.msg), "guest arguments too long (%zu bytes, at most %d)",
+			 cmd_len, ABI_CMDLINE_MAX - 1);
+		err = -E2BIG;
+		goto fail;
+	}
+	if (vm->mem_size < ABI_RESERVED + stacks) {
+		snprintf(e.msg, sizeof(e.msg), "guest memory too small for %u vCPU stacks",
+			 vm->nr_cpus);
+		err = -ERANGE;
+		goto fail;
+	}
+	err = x86_setup__tables(vm->mem, vm->mem_size, ABI_CRASH_MMIO);
+	if (err)
+		return err;
+	err = elf__load(image, size, vm->mem, ABI_RESERVED, vm->mem_size - stacks, &entry, &e);
+	if (err)
+		goto fail;
+	memcpy(vm->mem + ABI_CMDLINE_GPA, cmdline ? cmdline : "", cmd_len + 1);
+	write_devtab(vm);
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		err = setup_vcpu(vm, &vm->vcpus[i], entry);
+		if (err)
+			return err;
+	}
+	return 0;
+fail:
+	if (ret_msg)
+		snprintf(ret_msg, msg_len, "%s", e.msg);
+	return err;
+}
+
+int vm__start(struct vm *vm)
+{
+	int err = 0;
+	unsigned i;
+
+	/*
+	 * Under the lock: a vCPU that stops the VM at once kicks the others
+	 * only after every thread id and started flag is written.
+	 */
+	pthread_mutex_lock(&vm->lock);
+	vm->start_ns = clock_now_ns();
+	for (i = 0; i < vm->nr_cpus && !err; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		err = pthread_create(&c->thread, NULL, vcpu_thread, c);
+		c->started = !err;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (err) {
+		struct vm_stop s = {.reason = VM_STOP_ERROR, .err = -err};
+
+		snprintf(s.what, sizeof(s.what), "starting vCPU %u: %s", i - 1, strerror(err));
+		vm_set_stop(vm, NULL, &s);
+		return -err;
+	}
+	return 0;
+}
+
+int vm__wait(struct vm *vm, int timeout_ms, struct vm_stop *ret_stop)
+{
+	struct timespec dl;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	if (timeout_ms >= 0) {
+		dl.tv_sec += timeout_ms / 1000;
+		dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	while (vm->stop.reason == VM_RUNNING && !err) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		else if (pthread_cond_timedwait(&vm->cond, &vm->lock, &dl) == ETIMEDOUT)
+			err = -ETIMEDOUT;
+	}
+	if (!err && ret_stop)
+		*ret_stop = vm->stop;
+	pthread_mutex_unlock(&vm->lock);
+	return err;
+}
+
+void vm__stop(struct vm *vm)
+{
+	struct vm_stop s = {.reason = VM_STOP_REQUESTED};
+
+	snprintf(s.what, sizeof(s.what), "stopped by the VMM");
+	vm_set_stop(vm, NULL, &s);
+}
+
+static unsigned nr_started(const struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+int vm__pause(struct vm *vm)
+{
+	unsigned started = nr_started(vm);
+
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_req = true;
+	pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
+	pthread_mutex_unlock(&vm->lock);
+	kick_all(vm);
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nr_paused + vm->nr_exited < started)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* Under vm->lock: make the oldest queued stop the VM's; true if there was one. */
+static bool promote_queued(struct vm *vm)
+{
+	struct vcpu *oldest = NULL;
+
+	if (vm->queued.reason != VM_RUNNING) {
+		vm->stop = vm->queued;
+		memset(&vm->queued, 0, sizeof(vm->queued));
+		return true;
+	}
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		struct vcpu *c = &vm->vcpus[i];
+
+		if (c->queued_seq && (!oldest || c->queued_seq < oldest->queued_seq))
+			oldest = c;
+	}
+	if (!oldest)
+		return false;
+	vm->stop = *oldest->queued;
+	oldest->queued_seq = 0;
+	return true;
+}
+
+void vm__rearm(struct vm *vm)
+{
+	bool next;
+
+	pthread_mutex_lock(&vm->lock);
+	memset(&vm->stop, 0, sizeof(vm->stop));
+	vm->stop_ns = 0;
+	next = promote_queued(vm);
+	if (next) {
+		vm->stop_ns = clock_now_ns();
+		pthread_cond_broadcast(&vm->cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (next)
+		notify_stop(vm); /* the vCPUs are paused: nothing to kick */
+}
+
+int vm__resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+void vm__destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (nr_started(vm)) {
+		vm__stop(vm);
+		pthread_mutex_lock(&vm->lock);
+		vm->quit = true;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+		kick_all(vm);
+		for (unsigned i = 0; i < vm->nr_cpus; i++)
+			if (vm->vcpus[i].started)
+				pthread_join(vm->vcpus[i].thread, NULL);
+	}
+	uart__exit(&vm->uart);
+	/* Before the memory goes: a device may hold pins on it. */
+	for (unsigned i = 0; i < vm->nr_devices; i++)
+		if (vm->devices[i].owned)
+			vm->devices[i].ops->release(vm->devices[i].dev);
+	for (unsigned i = 0; i < vm->nr_cpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+		free(vm->vcpus[i].queued);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->space)
+		mm_space_destroy(vm->space);
+	pool_ref__put(vm->pool_ref);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+bool vm__pause_if_running(struct vm *vm)
+{
+	bool running;
+
+	pthread_mutex_lock(&vm->lock);
+	running = !vm->pause_req && vm->stop.reason == VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	vm__pause(vm);
+	return running;
+}
+
+int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value)
+{
+	struct kvm_regs regs;
+	int fd = vm__vcpu_fd(vm, cpu);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, KVM_GET_REGS, &regs))
+		return -errno;
+	regs.rax = (uint64_t)value;
+	return ioctl(fd, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
+int vm__set_dirty_logging(struct vm *vm, bool on)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0, .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0, .guest_phys_addr = 0,
+		.memory_size = vm->mem_size, .userspace_addr = (uintptr_t)vm->mem};
+
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) ? -errno : 0;
+}
+
+int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
+
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+}
+
+void vm__set_notify_fd(struct vm *vm, int fd)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->notify_fd = fd;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool vm__vcpu_parked(struct vm *vm, unsigned cpu)
+{
+	bool parked;
+
+	pthread_mutex_lock(&vm->lock);
+	parked = cpu < vm->nr_cpus && vm->vcpus[cpu].parked;
+	pthread_mutex_unlock(&vm->lock);
+	return parked;
+}
+
+void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (cpu < vm->nr_cpus) {
+		vm->vcpus[cpu].parked = parked;
+		vm->vcpus[cpu].queued_seq = 0; /* a request of the state that is gone */
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+struct mm_space *vm__space(struct vm *vm)
+{
+	return vm->space;
+}
+
+struct mm_pool *vm__pool(struct vm *vm)
+{
+	return vm->pool;
+}
+
+unsigned vm__nr_cpus(const struct vm *vm)
+{
+	return vm->nr_cpus;
+}
+
+int vm__vcpu_fd(const struct vm *vm, unsigned cpu)
+{
+	return cpu < vm->nr_cpus ? vm->vcpus[cpu].fd : -EINVAL;
+}
+
+int vm__fd(const struct vm *vm)
+{
+	return vm->vm_fd;
+}
+
+int vm__kvm_fd(const struct vm *vm)
+{
+	return vm->kvm_fd;
+}
+
+bool vm__has_irqchip(const struct vm *vm)
+{
+	return vm->irqchip;
+}
+
+void vm__stats(struct vm *vm, struct vm_stats *ret_stats)
+{
+	struct vm_stats s = {0};
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->start_ns)
+		s.run_ns = (vm->stop_ns ? vm->stop_ns : clock_now_ns()) - vm->start_ns;
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		for (unsigned k = 0; k < VM_NR_EXIT_KINDS; k++)
+			s.exits[k] += __atomic_load_n(&vm->vcpus[i].exits[k], __ATOMIC_RELAXED);
+	s.serial_err = uart__flush(&vm->uart);
+	pthread_mutex_lock(&vm->uart.lock);
+	s.serial_bytes = vm->uart.tx_bytes;
+	pthread_mutex_unlock(&vm->uart.lock);
+	*ret_stats = s;
+}
+
+void vm__print_stop(FILE *out, const struct vm_stop *s)
+{
+	const struct kvm_regs *r = &s->regs;
+
+	fprintf(out, "vmm: %s\n", s->what);
+	if (!s->have_regs)
+		return;
+	fprintf(out, "  rip %016llx rsp %016llx rflags %016llx\n", r->rip, r->rsp, r->rflags);
+	fprintf(out, "  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n", r->rax, r->rbx,
+		r->rcx, r->rdx);
+	fprintf(out, "  rsi %016llx rdi %016llx rbp %016llx r8  %016llx\n", r->rsi, r->rdi,
+		r->rbp, r->r8);
+	fprintf(out, "  r9  %016llx r10 %016llx r11 %016llx r12 %016llx\n", r->r9, r->r10,
+		r->r11, r->r12);
+	fprintf(out, "  r13 %016llx r14 %016llx r15 %016llx\n", r->r13, r->r14, r->r15);
+	fprintf(out, "  cs %04x ss %04x cr0 %llx cr2 %llx cr3 %llx cr4 %llx efer %llx\n",
+		s->sregs.cs.selector, s->sregs.ss.selector, s->sregs.cr0, s->sregs.cr2,
+		s->sregs.cr3, s->sregs.cr4, s->sregs.efer);
+}
