@@ -11,7 +11,7 @@
  * CNT_ERRORS, never more. The device does not log (the VMM does).
  *
  * Bus glue: dma_test__mmio has the signature of vm_device_ops.mmio
- * (vmm/vm.h); vmm/dev-setup.c puts the device on a VM's MMIO bus. The
+ * (vmm/vm/vm.h); vmm/dev/dev-setup.c puts the device on a VM's MMIO bus. The
  * host-side functions below let the VMM and tests drive the device and see
  * what it sees; they return 0 or a negative errno.
  *
@@ -24,7 +24,7 @@
  * devices); mm copies the pinned pages for every clone, so the device keeps
  * writing VM 0's own pages. A reset (mm_space_reset) of a space the device
  * pins either refuses, with MM_RESET_REFUSE_PINNED - what the control
- * socket's reset passes (vmm/group.c) - or restores the pinned pages in
+ * socket's reset passes (vmm/group/group.c) - or restores the pinned pages in
  * place (what `vmm fuzz` does): never a silent unshare.
  */
 #ifndef DEVICES_DMA_TEST_H
