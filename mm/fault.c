@@ -44,8 +44,10 @@ static void *page_addr(struct mm_space *space, uint64_t gfn)
 static int wp_page_reuse(struct mm_space *space, uint64_t gfn)
 {
 	struct mm_pte *pte = &space->ptes[gfn];
-	int err = uffd__protect(space->pool, page_addr(space, gfn), MM_PAGE_SIZE, false);
+	int err;
 
+	map__warn_unless_private(space, gfn); /* the guest writes it next */
+	err = uffd__protect(space->pool, page_addr(space, gfn), MM_PAGE_SIZE, false);
 	if (err)
 		return err;
 	pte->flags &= ~PTE_WP;
@@ -81,8 +83,11 @@ static bool wp_can_reuse_large(struct mm_space *space, uint64_t gfn)
 static int wp_large_reuse(struct mm_space *space, uint64_t gfn)
 {
 	uint64_t gbase = gfn & ~(MM_LARGE_PAGES - 1);
-	int err = uffd__protect(space->pool, page_addr(space, gbase), MM_LARGE_SIZE, false);
+	int err;
 
+	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++)
+		map__warn_unless_private(space, gbase + i);
+	err = uffd__protect(space->pool, page_addr(space, gbase), MM_LARGE_SIZE, false);
 	if (err)
 		return err;
 	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++) {

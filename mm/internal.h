@@ -20,9 +20,18 @@
  * Home ranges: each space owns a home range of memfd pages laid out 1:1 with
  * its gfns; the copies it makes go there, so runs of private pages stay
  * contiguous and their mappings merge into few VMAs. A frame in a space's
- * current home is referenced only by that space (its mapping at the same gfn
- * and its pins): clone moves the parent to a fresh home when the current one
- * holds frames, so the shared frames stay behind in the old one.
+ * current home is referenced only by that space's entry at the same gfn (its
+ * mapping and its pins), never by another space or a clone point: clone
+ * moves the parent to a fresh home when the current one holds frames (and
+ * fails with nothing changed when the pool has no room for one), so the
+ * shared frames stay behind in the old one; a resettable clone's early
+ * copies of pinned frames, which are its clone point, live outside its home.
+ * That is what lets discard and reset punch and write home slots.
+ *
+ * Who may write or punch a frame: only a space that holds it alone
+ * (frame_private: one mapping, no reference but that mapping and its pins),
+ * or nobody holds it (refcount 0: a hole's home slot, a fresh copy). Debug
+ * builds check this at every such place (map__warn_unless_private).
  */
 #ifndef MM_INTERNAL_H
 #define MM_INTERNAL_H
@@ -67,6 +76,12 @@ struct mm_frame {
 	uint32_t pad;
 };
 
+/* Held by one mapping alone (and that mapping's pins): its space may write it. */
+static inline bool frame_private(const struct mm_frame *f)
+{
+	return f->mapcount == 1 && f->refcount == 1 + f->pincount;
+}
+
 /* A range of memfd pages, 2 MiB aligned: a home, or a scratch chunk. */
 struct mm_range {
 	uint64_t base; /* first pfn */
@@ -106,6 +121,7 @@ struct mm_space {
 	uint64_t runs; /* mappings (VMAs) this space uses */
 	uint64_t nr_present; /* entries with PTE_PRESENT */
 	unsigned pins; /* live mm_pin objects */
+	bool published; /* on pool->spaces: its threads may run */
 	struct mm_stats stats;
 	/* Resettable clones: the clone-point frame of each gfn (or NO_PFN). */
 	uint64_t *origin;
@@ -130,7 +146,8 @@ int pool__range_alloc(struct mm_pool *pool, uint64_t npages, struct mm_space *ow
 void pool__range_retire(struct mm_pool *pool, struct mm_range *range);
 void pool__frame_get(struct mm_pool *pool, uint64_t pfn);
 void pool__frame_put(struct mm_pool *pool, uint64_t pfn);
-int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn);
+int pool__scratch_copy(struct mm_pool *pool, uint64_t src_pfn, uint64_t *ret_pfn);
+int pool__frame_fill(struct mm_pool *pool, uint64_t dst_pfn, uint64_t src_pfn);
 void pool__stat_add(struct mm_space *space, size_t offset, uint64_t n);
 #define STAT_INC(space, field) pool__stat_add(space, offsetof(struct mm_stats, field), 1)
 #define STAT_ADD(space, field, n) pool__stat_add(space, offsetof(struct mm_stats, field), n)
@@ -143,6 +160,8 @@ int map__adopt_populated(struct mm_space *space);
 void map__adopt(struct mm_space *space, uint64_t gfn);
 int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint64_t *ret_pfn);
 void map__drop(struct mm_space *space, uint64_t gfn);
+int map__discard(struct mm_space *space, uint64_t gfn, uint64_t n);
+void map__warn_unless_private(struct mm_space *space, uint64_t gfn);
 void map__mark_dirty(struct mm_space *space, uint64_t gfn);
 int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n);

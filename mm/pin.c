@@ -144,6 +144,9 @@ int mm_pin(struct mm_space *space, uint64_t gpa, uint64_t len, unsigned flags,
 	for (uint64_t i = 0; i < n; i++) {
 		struct mm_frame *f = pool__frame(pool, pin->pfns[i]);
 
+		/* The device writes it behind any protection: it must be ours alone. */
+		MM_WARN_ON(!(space->ptes[gfn + i].flags & PTE_EXCL));
+		map__warn_unless_private(space, gfn + i);
 		/* Device writes bypass protection: a reset must always restore it. */
 		map__mark_dirty(space, gfn + i);
 		if (f->pincount++ == 0)

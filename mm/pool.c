@@ -173,10 +173,11 @@ void pool__frame_put(struct mm_pool *pool, uint64_t pfn)
 }
 
 /*
- * A frame outside any home: only when a space's home slot is unexpectedly
- * busy. Scattered frames cost a VMA each, so this is a fallback, not a path.
+ * A copy of @src_pfn (NO_PFN: zeros) outside any home: only when a space's
+ * home slot is unexpectedly busy. Scattered frames cost a VMA each, so this
+ * is a fallback, not a path. Returns the frame with one reference.
  */
-int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn)
+int pool__scratch_copy(struct mm_pool *pool, uint64_t src_pfn, uint64_t *ret_pfn)
 {
 	struct mm_range *r;
 	int err = pool__range_alloc(pool, SCRATCH_PAGES, NULL, &r);
@@ -184,11 +185,40 @@ int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn)
 	if (err)
 		return err;
 	/*
-	 * An ownerless range is freed when its last live frame goes; the caller
-	 * takes a reference on the first frame right away. The rest of the
-	 * range stays unused: scratch frames are rare by design.
+	 * An ownerless range is freed when its last live frame goes. The rest
+	 * of the range stays unused: scratch frames are rare by design.
 	 */
+	err = pool__frame_fill(pool, r->base, src_pfn);
+	if (err) {
+		range_free(pool, r); /* no live frame: nothing else frees it */
+		return err;
+	}
 	*ret_pfn = r->base;
+	return 0;
+}
+
+/*
+ * Copy frame @src_pfn (NO_PFN: zeros) into the free frame @dst_pfn and take
+ * its first reference. pwrite, not memcpy through the direct map: a store
+ * into a hole makes shmem allocate and clear a page we then overwrite; a
+ * full-page write allocates it without clearing. A free frame is punched,
+ * so it already reads zero.
+ */
+int pool__frame_fill(struct mm_pool *pool, uint64_t dst_pfn, uint64_t src_pfn)
+{
+	MM_WARN_ON(pool__frame(pool, dst_pfn)->refcount);
+	if (pool->inject_copy_failures) {
+		pool->inject_copy_failures--;
+		return pool->inject_copy_err ? pool->inject_copy_err : -ENOMEM;
+	}
+	if (src_pfn != NO_PFN) {
+		ssize_t n = pwrite(pool->memfd, pool__direct(pool, src_pfn), MM_PAGE_SIZE,
+				   (off_t)(dst_pfn << MM_PAGE_SHIFT));
+
+		if (n != (ssize_t)MM_PAGE_SIZE)
+			return n < 0 ? -errno : -ENOSPC;
+	}
+	pool__frame_get(pool, dst_pfn);
 	return 0;
 }
 
