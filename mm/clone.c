@@ -35,9 +35,38 @@
 
 #include "internal.h"
 
+/*
+ * Early COW of a pinned frame for the child. A resettable child's copy is
+ * also its clone point (the origin holds a reference), so it must not sit in
+ * the child's home: discard and reset write and punch home slots. Those
+ * copies go to an ownerless range of their own, @points, allocated on first
+ * use and freed with its last frame.
+ */
+static int clone_early_copy(struct mm_space *child, uint64_t gfn, uint64_t src_pfn,
+			    struct mm_range **points)
+{
+	struct mm_pool *pool = child->pool;
+	int err;
+
+	if (!child->origin)
+		return map__copy_frame(child, gfn, src_pfn, &child->ptes[gfn].pfn);
+	if (!*points) {
+		err = pool__range_alloc(pool, child->npages, NULL, points);
+		if (err)
+			return err;
+	}
+	err = pool__frame_fill(pool, (*points)->base + gfn, src_pfn);
+	if (err)
+		return err;
+	child->ptes[gfn].pfn = (*points)->base + gfn;
+	return 0;
+}
+
 static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned flags)
 {
 	struct mm_pool *pool = parent->pool;
+	struct mm_range *points = NULL;
+	int err = 0;
 
 	for (uint64_t g = 0; g < parent->npages; g++) {
 		struct mm_pte *pe = &parent->ptes[g], *ce = &child->ptes[g];
@@ -48,10 +77,9 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 		f = pool__frame(pool, pe->pfn);
 		if (f->pincount) {
 			/* Early COW: the pinned frame stays the parent's alone. */
-			int err = map__copy_frame(child, g, pe->pfn, &ce->pfn);
-
+			err = clone_early_copy(child, g, pe->pfn, &points);
 			if (err)
-				return err;
+				break;
 			pool__frame(pool, ce->pfn)->mapcount++;
 			ce->flags = PTE_PRESENT | PTE_EXCL;
 			child->nr_present++;
@@ -71,7 +99,9 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 			ce->flags &= ~PTE_EXCL;
 		}
 	}
-	return 0;
+	if (points)
+		pool__range_retire(pool, points); /* freed now if it holds no frame */
+	return err;
 }
 
 /* Undo clone_share for a child that will not be published. */
@@ -103,19 +133,21 @@ static int clone_map_child(struct mm_space *child)
 	return map__protect_unshared(child, 0, child->npages);
 }
 
-/* Step 5: the parent's current home holds shared frames; give it a new one. */
-static int clone_rehome_parent(struct mm_space *parent)
+/*
+ * Step 5: the parent's current home holds shared frames; move it to @home,
+ * allocated before anything was shared (so a pool without room fails the
+ * clone with nothing changed). Holes move along: non-present entries address
+ * the current home. Where a hole run cannot be remapped (mmap failed), its
+ * entries adopt their old home slots instead: those are free (they were holes
+ * when the frames were shared), so they become present frames the parent
+ * holds alone, outside its home, and the old home never again gets a discard
+ * or a copy. Cannot fail.
+ */
+static void clone_rehome_parent(struct mm_space *parent, struct mm_range *home)
 {
 	struct mm_pool *pool = parent->pool;
-	struct mm_range *old = parent->home, *home;
-	int err;
+	struct mm_range *old = parent->home;
 
-	if (!old->live)
-		return 0;
-	err = pool__range_alloc(pool, parent->npages, parent, &home);
-	if (err)
-		return err;
-	/* Holes move along: non-present entries address the current home. */
 	for (uint64_t g = 0; g < parent->npages;) {
 		if (parent->ptes[g].flags & PTE_PRESENT) {
 			g++;
@@ -125,11 +157,10 @@ static int clone_rehome_parent(struct mm_space *parent)
 
 		while (g < parent->npages && !(parent->ptes[g].flags & PTE_PRESENT))
 			g++;
-		err = map__pages(parent, s, g - s, home->base + s);
-		if (err) {
-			/* Those already moved point at the new home: keep both. */
-			pool__range_retire(pool, home);
-			return err;
+		if (map__pages(parent, s, g - s, home->base + s)) {
+			for (uint64_t i = s; i < g; i++)
+				map__adopt(parent, i);
+			continue;
 		}
 		map__account_runs(parent, s, g - s, -1);
 		for (uint64_t i = s; i < g; i++)
@@ -138,12 +169,12 @@ static int clone_rehome_parent(struct mm_space *parent)
 	}
 	parent->home = home;
 	pool__range_retire(pool, old);
-	return 0;
 }
 
 int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **ret_child)
 {
 	struct mm_pool *pool = parent->pool;
+	struct mm_range *home = NULL;
 	struct mm_space *child;
 	int err;
 
@@ -168,16 +199,25 @@ int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **re
 	err = map__adopt_populated(parent); /* 2 */
 	if (err)
 		goto err_unprotect;
+	/* The parent's next home (step 5), before anything is shared. */
+	if (parent->home->live) {
+		err = pool__range_alloc(pool, parent->npages, parent, &home);
+		if (err)
+			goto err_unprotect;
+	}
 	err = clone_share(parent, child, flags); /* 3 */
 	if (!err)
 		err = clone_map_child(child); /* 4 */
 	if (err) {
 		clone_unshare(parent, child);
+		if (home)
+			pool__range_retire(pool, home);
 		goto err_unprotect;
 	}
 	space__publish(child);
-	/* 5, 6: failures here leave the parent correct, only slower. */
-	(void)clone_rehome_parent(parent);
+	if (home)
+		clone_rehome_parent(parent, home); /* 5 */
+	/* 6: a failure here leaves the parent correct, only slower. */
 	(void)map__protect_unshared(parent, 0, parent->npages);
 	STAT_INC(parent, clones);
 	*ret_child = child;
