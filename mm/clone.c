@@ -233,24 +233,64 @@ out:
 	return err;
 }
 
-/* Restore one dirty page in place from its clone-point frame. */
-static void reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
+/*
+ * The dirty page's frame is no longer the clone's alone: the clone was cloned
+ * since it wrote the page, and the frame is shared with that child (or its
+ * clone point). Never write into it: give the clone a new frame with the
+ * clone-point contents (a hole where the clone point is one), as a write
+ * fault would have. The new mapping is writable until protected again, so
+ * the page stays on the dirty list: a write in between is undone by the next
+ * reset.
+ */
+static int reset_unshare(struct mm_space *space, uint64_t gfn)
+{
+	uint64_t o = space->origin[gfn], pfn;
+	int err;
+
+	if (o == NO_PFN)
+		return map__discard(space, gfn, 1);
+	err = map__copy_frame(space, gfn, o, &pfn);
+	if (err)
+		return err;
+	err = map__pages(space, gfn, 1, pfn);
+	if (err) {
+		pool__frame_put(space->pool, pfn);
+		return err;
+	}
+	map__install_copy(space, gfn, 1, pfn);
+	return 0;
+}
+
+/*
+ * Restore one dirty page from its clone-point frame: in place when the frame
+ * is the clone's alone, else by unsharing. Pages that stay dirty (pinned,
+ * unshared) are kept at the front of the list, @kept counting them.
+ */
+static int reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 {
 	struct mm_pool *pool = space->pool;
 	struct mm_pte *pte = &space->ptes[gfn];
 	uint64_t o = space->origin[gfn];
+	int err;
 
 	if (!(pte->flags & PTE_PRESENT)) {
 		if (o == NO_PFN) {
 			/* Discarded, maybe written since: a hole again. */
+			map__warn_unless_private(space, gfn);
 			(void)fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					(off_t)(pte->pfn << MM_PAGE_SHIFT), MM_PAGE_SIZE);
 			goto clean;
 		}
 		map__adopt(space, gfn);
-	}
-	if (pte->pfn == o)
+	} else if (pte->pfn == o) {
 		goto clean;
+	} else if (!frame_private(pool__frame(pool, pte->pfn))) {
+		err = reset_unshare(space, gfn);
+		if (err)
+			return err;
+		goto keep;
+	}
+	map__warn_unless_private(space, gfn);
 	if (o == NO_PFN)
 		memset(pool__direct(pool, pte->pfn), 0, MM_PAGE_SIZE);
 	else
@@ -258,13 +298,16 @@ static void reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 	if (pool__frame(pool, pte->pfn)->pincount) {
 		/* A device may write it behind any protection: it stays dirty. */
 		STAT_INC(space, reset_pinned_in_place);
-		space->dirty[(*kept)++] = gfn;
-		STAT_INC(space, reset_pages);
-		return;
+		goto keep;
 	}
 clean:
 	pte->flags &= ~PTE_DIRTY;
 	STAT_INC(space, reset_pages);
+	return 0;
+keep:
+	space->dirty[(*kept)++] = gfn;
+	STAT_INC(space, reset_pages);
+	return 0;
 }
 
 static bool reset_needs_scan(struct mm_space *space)
@@ -315,11 +358,22 @@ static int reset_locked(struct mm_space *space, unsigned flags, bool protect,
 			return err;
 		pte->flags |= PTE_WP;
 	}
-	/* Pinned pages stay on the list, compacted to its front. */
+	/* Pinned and unshared pages stay on the list, compacted to its front. */
 	uint64_t kept = 0;
 
-	for (uint64_t i = 0; i < space->ndirty; i++)
-		reset_page(space, space->dirty[i], &kept);
+	for (uint64_t i = 0; i < space->ndirty; i++) {
+		err = reset_page(space, space->dirty[i], &kept);
+		if (err) {
+			/*
+			 * Out of frames or mappings while unsharing: the pages
+			 * not restored yet stay listed, so a retry finishes.
+			 */
+			while (i < space->ndirty)
+				space->dirty[kept++] = space->dirty[i++];
+			space->ndirty = kept;
+			return err;
+		}
+	}
 	*ret_restored = space->ndirty;
 	space->ndirty = kept;
 	STAT_INC(space, resets);

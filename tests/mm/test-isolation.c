@@ -334,9 +334,23 @@ struct variant {
 };
 
 static const struct variant variants[] = {
+	{"reset-cloned/reset", K_RESET_CLONED, .rc = {RESET_FAULT, 0, false, false}},
+	{"reset-cloned/tracked", K_RESET_CLONED, .rc = {RESET_TRACKED, 0, false, false}},
+	{"reset-cloned/reset/resettable-g", K_RESET_CLONED,
+	 .rc = {RESET_FAULT, MM_CLONE_RESETTABLE, false, false}},
+	{"reset-cloned/tracked/resettable-g", K_RESET_CLONED,
+	 .rc = {RESET_TRACKED, MM_CLONE_RESETTABLE, false, false}},
+	{"reset-cloned/reset/chain", K_RESET_CLONED, .rc = {RESET_FAULT, 0, true, false}},
+	{"reset-cloned/tracked/chain", K_RESET_CLONED, .rc = {RESET_TRACKED, 0, true, false}},
+	{"reset-cloned/reset/large", K_RESET_CLONED, .rc = {RESET_FAULT, 0, true, true}},
+	{"reset-cloned/tracked/large", K_RESET_CLONED,
+	 .rc = {RESET_TRACKED, MM_CLONE_RESETTABLE, false, true}},
 	{"pinned-discard/reset", K_PINNED_DISCARD, .pd = {RESET_FAULT, false, false}},
 	{"pinned-discard/tracked", K_PINNED_DISCARD, .pd = {RESET_TRACKED, false, false}},
+	{"pinned-discard/reset/chain", K_PINNED_DISCARD, .pd = {RESET_FAULT, true, false}},
+	{"pinned-discard/tracked/chain", K_PINNED_DISCARD, .pd = {RESET_TRACKED, true, false}},
 	{"pinned-discard/reset/large", K_PINNED_DISCARD, .pd = {RESET_FAULT, false, true}},
+	{"pinned-discard/tracked/large", K_PINNED_DISCARD, .pd = {RESET_TRACKED, true, true}},
 	{"no-room/4MiB", K_NO_ROOM, .nr = {4ull << 20, 0}},
 	{"no-room/4MiB/resettable", K_NO_ROOM, .nr = {4ull << 20, MM_CLONE_RESETTABLE}},
 	{"no-room/6MiB", K_NO_ROOM, .nr = {6ull << 20, 0}},
