@@ -27,7 +27,11 @@
  * (the next run's first write to them is a cheap reuse, not a copy, and puts
  * them back on the dirty list). No mapping is replaced, so a writer racing a
  * reset can never reach a shared frame, and a pinned frame is restored in
- * place: the device keeps seeing the guest's page.
+ * place: the device keeps seeing the guest's page - and a frame the clone
+ * no longer holds alone (it was cloned since) is never written: the page is
+ * unshared instead (reset_unshare).
+ *
+ * Layer: above space. May call: space, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>

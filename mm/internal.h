@@ -138,7 +138,32 @@ struct mm_space {
 
 #define NO_PFN UINT64_MAX
 
-/* pool.c */
+/*
+ * Layers, bottom up. A file calls only into the layers below it (and its
+ * own); nothing calls up, so there is no call cycle between mm files.
+ * tests/mm/check-layers.py checks this.
+ *
+ *   uffd.c, pool.c      userfaultfd kernel interface; frames and ranges
+ *   map.c               a space's host mapping and page table entries
+ *   snapshot.c          snapshot write-protection (snapshot__save)
+ *   fault.c             the write-fault path (do_wp_page) and its handler
+ *   space.c             create, destroy, discard, queries, retry
+ *   clone.c, pin.c      clone and reset; pins
+ *   mm.c                pool lifecycle: wires uffd's thread to fault__handle
+ */
+
+/* uffd.c: all userfaultfd code. Calls nothing in mm. */
+typedef void (*uffd_handler_fn)(struct mm_pool *pool, uint64_t addr);
+int uffd__open(struct mm_pool *pool, uffd_handler_fn handler);
+void uffd__close(struct mm_pool *pool);
+int uffd__register(struct mm_pool *pool, void *addr, uint64_t len);
+int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp);
+int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len);
+
+/* pool.c: frames and ranges. Calls nothing in mm. */
+int pool__init(struct mm_pool *pool, uint64_t capacity, bool exact);
+void pool__fini(struct mm_pool *pool);
+uint64_t pool__host_bytes(struct mm_pool *pool);
 struct mm_frame *pool__frame(struct mm_pool *pool, uint64_t pfn);
 void *pool__direct(struct mm_pool *pool, uint64_t pfn);
 int pool__range_alloc(struct mm_pool *pool, uint64_t npages, struct mm_space *owner,
@@ -152,7 +177,7 @@ void pool__stat_add(struct mm_space *space, size_t offset, uint64_t n);
 #define STAT_INC(space, field) pool__stat_add(space, offsetof(struct mm_stats, field), 1)
 #define STAT_ADD(space, field, n) pool__stat_add(space, offsetof(struct mm_stats, field), n)
 
-/* map.c: the host mapping of a space */
+/* map.c: the host mapping of a space. Calls pool, uffd. */
 int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__install_copy(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign);
@@ -167,23 +192,16 @@ int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__protect_all(struct mm_space *space);
 
-/* space.c */
+/* snapshot.c. Calls map, pool. */
+void snapshot__save(struct mm_space *space, uint64_t gfn);
+
+/* fault.c: the write-fault path (do_wp_page). Calls snapshot, map, pool, uffd. */
+int fault__wp_page(struct mm_space *space, uint64_t gfn);
+void fault__handle(struct mm_pool *pool, uint64_t addr);
+
+/* space.c. Calls fault, snapshot, map, pool, uffd. */
 int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_space);
 void space__free(struct mm_space *s);
 void space__publish(struct mm_space *s);
-
-/* uffd.c: all userfaultfd code */
-int uffd__open(struct mm_pool *pool);
-void uffd__close(struct mm_pool *pool);
-int uffd__register(struct mm_pool *pool, void *addr, uint64_t len);
-int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp);
-int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len);
-
-/* fault.c: the write-fault path (do_wp_page) */
-int fault__wp_page(struct mm_space *space, uint64_t gfn);
-struct mm_space *fault__space_of(struct mm_pool *pool, uint64_t addr);
-
-/* snapshot.c */
-void snapshot__save(struct mm_space *space, uint64_t gfn);
 
 #endif

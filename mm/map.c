@@ -12,6 +12,10 @@
  *   needs, since the kernel merges neighbours with contiguous offsets.
  * - The host mapping at gfn g maps memfd page ptes[g].pfn, present or not.
  * - PTE_WP is set exactly where the kernel PTE is write-protected.
+ * - A writable mapping in a published space maps only frames its entry
+ *   holds alone (map__warn_unless_private checks every place).
+ *
+ * Layer: above pool and uffd. May call: pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -15,6 +15,8 @@
  *   space and is never replaced in its mapping: not by a write fault (it is
  *   exclusive: reuse), not by clone (the child gets a copy), not by reset
  *   (restored in place), not by discard (-EBUSY), not by destroy (-EBUSY).
+ *
+ * Layer: above snapshot, beside clone. May call: snapshot, map, pool.
  */
 #include <errno.h>
 

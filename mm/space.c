@@ -10,6 +10,8 @@
  * - Destroying a space drops every reference it holds (mappings, clone
  *   point) and retires its home; frames are freed exactly when their last
  *   reference goes.
+ *
+ * Layer: above fault. May call: fault (retry), snapshot, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
