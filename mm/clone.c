@@ -27,7 +27,11 @@
  * (the next run's first write to them is a cheap reuse, not a copy, and puts
  * them back on the dirty list). No mapping is replaced, so a writer racing a
  * reset can never reach a shared frame, and a pinned frame is restored in
- * place: the device keeps seeing the guest's page.
+ * place: the device keeps seeing the guest's page - and a frame the clone
+ * no longer holds alone (it was cloned since) is never written: the page is
+ * unshared instead (reset_unshare).
+ *
+ * Layer: above space. May call: space, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,9 +39,38 @@
 
 #include "internal.h"
 
+/*
+ * Early COW of a pinned frame for the child. A resettable child's copy is
+ * also its clone point (the origin holds a reference), so it must not sit in
+ * the child's home: discard and reset write and punch home slots. Those
+ * copies go to an ownerless range of their own, @points, allocated on first
+ * use and freed with its last frame.
+ */
+static int clone_early_copy(struct mm_space *child, uint64_t gfn, uint64_t src_pfn,
+			    struct mm_range **points)
+{
+	struct mm_pool *pool = child->pool;
+	int err;
+
+	if (!child->origin)
+		return map__copy_frame(child, gfn, src_pfn, &child->ptes[gfn].pfn);
+	if (!*points) {
+		err = pool__range_alloc(pool, child->npages, NULL, points);
+		if (err)
+			return err;
+	}
+	err = pool__frame_fill(pool, (*points)->base + gfn, src_pfn);
+	if (err)
+		return err;
+	child->ptes[gfn].pfn = (*points)->base + gfn;
+	return 0;
+}
+
 static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned flags)
 {
 	struct mm_pool *pool = parent->pool;
+	struct mm_range *points = NULL;
+	int err = 0;
 
 	for (uint64_t g = 0; g < parent->npages; g++) {
 		struct mm_pte *pe = &parent->ptes[g], *ce = &child->ptes[g];
@@ -48,10 +81,9 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 		f = pool__frame(pool, pe->pfn);
 		if (f->pincount) {
 			/* Early COW: the pinned frame stays the parent's alone. */
-			int err = map__copy_frame(child, g, pe->pfn, &ce->pfn);
-
+			err = clone_early_copy(child, g, pe->pfn, &points);
 			if (err)
-				return err;
+				break;
 			pool__frame(pool, ce->pfn)->mapcount++;
 			ce->flags = PTE_PRESENT | PTE_EXCL;
 			child->nr_present++;
@@ -71,7 +103,9 @@ static int clone_share(struct mm_space *parent, struct mm_space *child, unsigned
 			ce->flags &= ~PTE_EXCL;
 		}
 	}
-	return 0;
+	if (points)
+		pool__range_retire(pool, points); /* freed now if it holds no frame */
+	return err;
 }
 
 /* Undo clone_share for a child that will not be published. */
@@ -103,19 +137,21 @@ static int clone_map_child(struct mm_space *child)
 	return map__protect_unshared(child, 0, child->npages);
 }
 
-/* Step 5: the parent's current home holds shared frames; give it a new one. */
-static int clone_rehome_parent(struct mm_space *parent)
+/*
+ * Step 5: the parent's current home holds shared frames; move it to @home,
+ * allocated before anything was shared (so a pool without room fails the
+ * clone with nothing changed). Holes move along: non-present entries address
+ * the current home. Where a hole run cannot be remapped (mmap failed), its
+ * entries adopt their old home slots instead: those are free (they were holes
+ * when the frames were shared), so they become present frames the parent
+ * holds alone, outside its home, and the old home never again gets a discard
+ * or a copy. Cannot fail.
+ */
+static void clone_rehome_parent(struct mm_space *parent, struct mm_range *home)
 {
 	struct mm_pool *pool = parent->pool;
-	struct mm_range *old = parent->home, *home;
-	int err;
+	struct mm_range *old = parent->home;
 
-	if (!old->live)
-		return 0;
-	err = pool__range_alloc(pool, parent->npages, parent, &home);
-	if (err)
-		return err;
-	/* Holes move along: non-present entries address the current home. */
 	for (uint64_t g = 0; g < parent->npages;) {
 		if (parent->ptes[g].flags & PTE_PRESENT) {
 			g++;
@@ -125,11 +161,10 @@ static int clone_rehome_parent(struct mm_space *parent)
 
 		while (g < parent->npages && !(parent->ptes[g].flags & PTE_PRESENT))
 			g++;
-		err = map__pages(parent, s, g - s, home->base + s);
-		if (err) {
-			/* Those already moved point at the new home: keep both. */
-			pool__range_retire(pool, home);
-			return err;
+		if (map__pages(parent, s, g - s, home->base + s)) {
+			for (uint64_t i = s; i < g; i++)
+				map__adopt(parent, i);
+			continue;
 		}
 		map__account_runs(parent, s, g - s, -1);
 		for (uint64_t i = s; i < g; i++)
@@ -138,12 +173,12 @@ static int clone_rehome_parent(struct mm_space *parent)
 	}
 	parent->home = home;
 	pool__range_retire(pool, old);
-	return 0;
 }
 
 int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **ret_child)
 {
 	struct mm_pool *pool = parent->pool;
+	struct mm_range *home = NULL;
 	struct mm_space *child;
 	int err;
 
@@ -168,16 +203,25 @@ int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **re
 	err = map__adopt_populated(parent); /* 2 */
 	if (err)
 		goto err_unprotect;
+	/* The parent's next home (step 5), before anything is shared. */
+	if (parent->home->live) {
+		err = pool__range_alloc(pool, parent->npages, parent, &home);
+		if (err)
+			goto err_unprotect;
+	}
 	err = clone_share(parent, child, flags); /* 3 */
 	if (!err)
 		err = clone_map_child(child); /* 4 */
 	if (err) {
 		clone_unshare(parent, child);
+		if (home)
+			pool__range_retire(pool, home);
 		goto err_unprotect;
 	}
 	space__publish(child);
-	/* 5, 6: failures here leave the parent correct, only slower. */
-	(void)clone_rehome_parent(parent);
+	if (home)
+		clone_rehome_parent(parent, home); /* 5 */
+	/* 6: a failure here leaves the parent correct, only slower. */
 	(void)map__protect_unshared(parent, 0, parent->npages);
 	STAT_INC(parent, clones);
 	*ret_child = child;
@@ -193,24 +237,64 @@ out:
 	return err;
 }
 
-/* Restore one dirty page in place from its clone-point frame. */
-static void reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
+/*
+ * The dirty page's frame is no longer the clone's alone: the clone was cloned
+ * since it wrote the page, and the frame is shared with that child (or its
+ * clone point). Never write into it: give the clone a new frame with the
+ * clone-point contents (a hole where the clone point is one), as a write
+ * fault would have. The new mapping is writable until protected again, so
+ * the page stays on the dirty list: a write in between is undone by the next
+ * reset.
+ */
+static int reset_unshare(struct mm_space *space, uint64_t gfn)
+{
+	uint64_t o = space->origin[gfn], pfn;
+	int err;
+
+	if (o == NO_PFN)
+		return map__discard(space, gfn, 1);
+	err = map__copy_frame(space, gfn, o, &pfn);
+	if (err)
+		return err;
+	err = map__pages(space, gfn, 1, pfn);
+	if (err) {
+		pool__frame_put(space->pool, pfn);
+		return err;
+	}
+	map__install_copy(space, gfn, 1, pfn);
+	return 0;
+}
+
+/*
+ * Restore one dirty page from its clone-point frame: in place when the frame
+ * is the clone's alone, else by unsharing. Pages that stay dirty (pinned,
+ * unshared) are kept at the front of the list, @kept counting them.
+ */
+static int reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 {
 	struct mm_pool *pool = space->pool;
 	struct mm_pte *pte = &space->ptes[gfn];
 	uint64_t o = space->origin[gfn];
+	int err;
 
 	if (!(pte->flags & PTE_PRESENT)) {
 		if (o == NO_PFN) {
 			/* Discarded, maybe written since: a hole again. */
+			map__warn_unless_private(space, gfn);
 			(void)fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					(off_t)(pte->pfn << MM_PAGE_SHIFT), MM_PAGE_SIZE);
 			goto clean;
 		}
 		map__adopt(space, gfn);
-	}
-	if (pte->pfn == o)
+	} else if (pte->pfn == o) {
 		goto clean;
+	} else if (!frame_private(pool__frame(pool, pte->pfn))) {
+		err = reset_unshare(space, gfn);
+		if (err)
+			return err;
+		goto keep;
+	}
+	map__warn_unless_private(space, gfn);
 	if (o == NO_PFN)
 		memset(pool__direct(pool, pte->pfn), 0, MM_PAGE_SIZE);
 	else
@@ -218,13 +302,16 @@ static void reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 	if (pool__frame(pool, pte->pfn)->pincount) {
 		/* A device may write it behind any protection: it stays dirty. */
 		STAT_INC(space, reset_pinned_in_place);
-		space->dirty[(*kept)++] = gfn;
-		STAT_INC(space, reset_pages);
-		return;
+		goto keep;
 	}
 clean:
 	pte->flags &= ~PTE_DIRTY;
 	STAT_INC(space, reset_pages);
+	return 0;
+keep:
+	space->dirty[(*kept)++] = gfn;
+	STAT_INC(space, reset_pages);
+	return 0;
 }
 
 static bool reset_needs_scan(struct mm_space *space)
@@ -275,11 +362,22 @@ static int reset_locked(struct mm_space *space, unsigned flags, bool protect,
 			return err;
 		pte->flags |= PTE_WP;
 	}
-	/* Pinned pages stay on the list, compacted to its front. */
+	/* Pinned and unshared pages stay on the list, compacted to its front. */
 	uint64_t kept = 0;
 
-	for (uint64_t i = 0; i < space->ndirty; i++)
-		reset_page(space, space->dirty[i], &kept);
+	for (uint64_t i = 0; i < space->ndirty; i++) {
+		err = reset_page(space, space->dirty[i], &kept);
+		if (err) {
+			/*
+			 * Out of frames or mappings while unsharing: the pages
+			 * not restored yet stay listed, so a retry finishes.
+			 */
+			while (i < space->ndirty)
+				space->dirty[kept++] = space->dirty[i++];
+			space->ndirty = kept;
+			return err;
+		}
+	}
 	*ret_restored = space->ndirty;
 	space->ndirty = kept;
 	STAT_INC(space, resets);

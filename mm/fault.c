@@ -20,12 +20,15 @@
  * Locking: pool->lock held by the caller throughout; there is no lock drop,
  * so no state needs re-checking, except that the fault may be stale (the
  * page was resolved after the message was queued): then only wake.
+ *
+ * Layer: above snapshot. May call: snapshot, map, pool, uffd. Its handler
+ * fault__handle reaches uffd's thread only through mm.c's wiring.
  */
 #include <errno.h>
 
 #include "internal.h"
 
-struct mm_space *fault__space_of(struct mm_pool *pool, uint64_t addr)
+static struct mm_space *space_of(struct mm_pool *pool, uint64_t addr)
 {
 	for (struct mm_space *s = pool->spaces; s; s = s->next) {
 		uintptr_t b = (uintptr_t)s->hva;
@@ -44,8 +47,10 @@ static void *page_addr(struct mm_space *space, uint64_t gfn)
 static int wp_page_reuse(struct mm_space *space, uint64_t gfn)
 {
 	struct mm_pte *pte = &space->ptes[gfn];
-	int err = uffd__protect(space->pool, page_addr(space, gfn), MM_PAGE_SIZE, false);
+	int err;
 
+	map__warn_unless_private(space, gfn); /* the guest writes it next */
+	err = uffd__protect(space->pool, page_addr(space, gfn), MM_PAGE_SIZE, false);
 	if (err)
 		return err;
 	pte->flags &= ~PTE_WP;
@@ -81,8 +86,11 @@ static bool wp_can_reuse_large(struct mm_space *space, uint64_t gfn)
 static int wp_large_reuse(struct mm_space *space, uint64_t gfn)
 {
 	uint64_t gbase = gfn & ~(MM_LARGE_PAGES - 1);
-	int err = uffd__protect(space->pool, page_addr(space, gbase), MM_LARGE_SIZE, false);
+	int err;
 
+	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++)
+		map__warn_unless_private(space, gbase + i);
+	err = uffd__protect(space->pool, page_addr(space, gbase), MM_LARGE_SIZE, false);
 	if (err)
 		return err;
 	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++) {
@@ -214,4 +222,37 @@ int fault__wp_page(struct mm_space *space, uint64_t gfn)
 		return wp_page_reuse(space, gfn);
 	}
 	return wp_page_copy(space, gfn);
+}
+
+/*
+ * The fault thread's handler (uffd.c): resolve the write fault at page
+ * address @addr. Takes pool->lock.
+ */
+void fault__handle(struct mm_pool *pool, uint64_t addr)
+{
+	struct mm_space *space;
+	uint64_t gfn;
+	int err;
+
+	pthread_mutex_lock(&pool->lock);
+	space = space_of(pool, addr);
+	if (!space) {
+		/* The space went away while the message was queued. */
+		pthread_mutex_unlock(&pool->lock);
+		return;
+	}
+	gfn = (addr - (uintptr_t)space->hva) >> MM_PAGE_SHIFT;
+	STAT_INC(space, faults);
+	err = fault__wp_page(space, gfn);
+	if (err) {
+		/* Leave the thread asleep; the owner decides (retry or destroy). */
+		if (!(space->ptes[gfn].flags & PTE_STALLED)) {
+			space->ptes[gfn].flags |= PTE_STALLED;
+			space->stalled++;
+		}
+		STAT_INC(space, fault_errors);
+		if (space->err_fn)
+			space->err_fn(space->err_arg, space, gfn << MM_PAGE_SHIFT, err);
+	}
+	pthread_mutex_unlock(&pool->lock);
 }

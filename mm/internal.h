@@ -20,9 +20,18 @@
  * Home ranges: each space owns a home range of memfd pages laid out 1:1 with
  * its gfns; the copies it makes go there, so runs of private pages stay
  * contiguous and their mappings merge into few VMAs. A frame in a space's
- * current home is referenced only by that space (its mapping at the same gfn
- * and its pins): clone moves the parent to a fresh home when the current one
- * holds frames, so the shared frames stay behind in the old one.
+ * current home is referenced only by that space's entry at the same gfn (its
+ * mapping and its pins), never by another space or a clone point: clone
+ * moves the parent to a fresh home when the current one holds frames (and
+ * fails with nothing changed when the pool has no room for one), so the
+ * shared frames stay behind in the old one; a resettable clone's early
+ * copies of pinned frames, which are its clone point, live outside its home.
+ * That is what lets discard and reset punch and write home slots.
+ *
+ * Who may write or punch a frame: only a space that holds it alone
+ * (frame_private: one mapping, no reference but that mapping and its pins),
+ * or nobody holds it (refcount 0: a hole's home slot, a fresh copy). Debug
+ * builds check this at every such place (map__warn_unless_private).
  */
 #ifndef MM_INTERNAL_H
 #define MM_INTERNAL_H
@@ -67,6 +76,12 @@ struct mm_frame {
 	uint32_t pad;
 };
 
+/* Held by one mapping alone (and that mapping's pins): its space may write it. */
+static inline bool frame_private(const struct mm_frame *f)
+{
+	return f->mapcount == 1 && f->refcount == 1 + f->pincount;
+}
+
 /* A range of memfd pages, 2 MiB aligned: a home, or a scratch chunk. */
 struct mm_range {
 	uint64_t base; /* first pfn */
@@ -106,6 +121,7 @@ struct mm_space {
 	uint64_t runs; /* mappings (VMAs) this space uses */
 	uint64_t nr_present; /* entries with PTE_PRESENT */
 	unsigned pins; /* live mm_pin objects */
+	bool published; /* on pool->spaces: its threads may run */
 	struct mm_stats stats;
 	/* Resettable clones: the clone-point frame of each gfn (or NO_PFN). */
 	uint64_t *origin;
@@ -122,7 +138,32 @@ struct mm_space {
 
 #define NO_PFN UINT64_MAX
 
-/* pool.c */
+/*
+ * Layers, bottom up. A file calls only into the layers below it (and its
+ * own); nothing calls up, so there is no call cycle between mm files.
+ * tests/mm/check-layers.py checks this.
+ *
+ *   uffd.c, pool.c      userfaultfd kernel interface; frames and ranges
+ *   map.c               a space's host mapping and page table entries
+ *   snapshot.c          snapshot write-protection (snapshot__save)
+ *   fault.c             the write-fault path (do_wp_page) and its handler
+ *   space.c             create, destroy, discard, queries, retry
+ *   clone.c, pin.c      clone and reset; pins
+ *   mm.c                pool lifecycle: wires uffd's thread to fault__handle
+ */
+
+/* uffd.c: all userfaultfd code. Calls nothing in mm. */
+typedef void (*uffd_handler_fn)(struct mm_pool *pool, uint64_t addr);
+int uffd__open(struct mm_pool *pool, uffd_handler_fn handler);
+void uffd__close(struct mm_pool *pool);
+int uffd__register(struct mm_pool *pool, void *addr, uint64_t len);
+int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp);
+int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len);
+
+/* pool.c: frames and ranges. Calls nothing in mm. */
+int pool__init(struct mm_pool *pool, uint64_t capacity, bool exact);
+void pool__fini(struct mm_pool *pool);
+uint64_t pool__host_bytes(struct mm_pool *pool);
 struct mm_frame *pool__frame(struct mm_pool *pool, uint64_t pfn);
 void *pool__direct(struct mm_pool *pool, uint64_t pfn);
 int pool__range_alloc(struct mm_pool *pool, uint64_t npages, struct mm_space *owner,
@@ -130,12 +171,13 @@ int pool__range_alloc(struct mm_pool *pool, uint64_t npages, struct mm_space *ow
 void pool__range_retire(struct mm_pool *pool, struct mm_range *range);
 void pool__frame_get(struct mm_pool *pool, uint64_t pfn);
 void pool__frame_put(struct mm_pool *pool, uint64_t pfn);
-int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn);
+int pool__scratch_copy(struct mm_pool *pool, uint64_t src_pfn, uint64_t *ret_pfn);
+int pool__frame_fill(struct mm_pool *pool, uint64_t dst_pfn, uint64_t src_pfn);
 void pool__stat_add(struct mm_space *space, size_t offset, uint64_t n);
 #define STAT_INC(space, field) pool__stat_add(space, offsetof(struct mm_stats, field), 1)
 #define STAT_ADD(space, field, n) pool__stat_add(space, offsetof(struct mm_stats, field), n)
 
-/* map.c: the host mapping of a space */
+/* map.c: the host mapping of a space. Calls pool, uffd. */
 int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__install_copy(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign);
@@ -143,28 +185,23 @@ int map__adopt_populated(struct mm_space *space);
 void map__adopt(struct mm_space *space, uint64_t gfn);
 int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint64_t *ret_pfn);
 void map__drop(struct mm_space *space, uint64_t gfn);
+int map__discard(struct mm_space *space, uint64_t gfn, uint64_t n);
+void map__warn_unless_private(struct mm_space *space, uint64_t gfn);
 void map__mark_dirty(struct mm_space *space, uint64_t gfn);
 int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__protect_all(struct mm_space *space);
 
-/* space.c */
+/* snapshot.c. Calls map, pool. */
+void snapshot__save(struct mm_space *space, uint64_t gfn);
+
+/* fault.c: the write-fault path (do_wp_page). Calls snapshot, map, pool, uffd. */
+int fault__wp_page(struct mm_space *space, uint64_t gfn);
+void fault__handle(struct mm_pool *pool, uint64_t addr);
+
+/* space.c. Calls fault, snapshot, map, pool, uffd. */
 int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_space);
 void space__free(struct mm_space *s);
 void space__publish(struct mm_space *s);
-
-/* uffd.c: all userfaultfd code */
-int uffd__open(struct mm_pool *pool);
-void uffd__close(struct mm_pool *pool);
-int uffd__register(struct mm_pool *pool, void *addr, uint64_t len);
-int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp);
-int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len);
-
-/* fault.c: the write-fault path (do_wp_page) */
-int fault__wp_page(struct mm_space *space, uint64_t gfn);
-struct mm_space *fault__space_of(struct mm_pool *pool, uint64_t addr);
-
-/* snapshot.c */
-void snapshot__save(struct mm_space *space, uint64_t gfn);
 
 #endif

@@ -12,6 +12,10 @@
  *   needs, since the kernel merges neighbours with contiguous offsets.
  * - The host mapping at gfn g maps memfd page ptes[g].pfn, present or not.
  * - PTE_WP is set exactly where the kernel PTE is write-protected.
+ * - A writable mapping in a published space maps only frames its entry
+ *   holds alone (map__warn_unless_private checks every place).
+ *
+ * Layer: above pool and uffd. May call: pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +62,19 @@ int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn)
 	uint8_t *addr = space->hva + (gfn << MM_PAGE_SHIFT);
 	void *p;
 
+#ifndef NDEBUG
+	/*
+	 * The new mapping is writable until protected: in a space whose threads
+	 * may run, it must map only frames no one else holds (a hole's home
+	 * slot, a fresh copy with the caller's one reference, or the entry's
+	 * own private frame).
+	 */
+	for (uint64_t i = 0; space->published && i < n; i++) {
+		const struct mm_frame *f = pool__frame(pool, pfn + i);
+
+		MM_WARN_ON(f->refcount - f->pincount > 1);
+	}
+#endif
 	p = mmap(addr, n << MM_PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 pool->memfd, (off_t)(pfn << MM_PAGE_SHIFT));
 	if (p == MAP_FAILED)
@@ -132,7 +149,7 @@ void map__adopt(struct mm_space *space, uint64_t gfn)
 	struct mm_pte *pte = &space->ptes[gfn];
 
 	MM_WARN_ON(pte->flags & PTE_PRESENT);
-	MM_WARN_ON(pte->pfn != home_pfn(space, gfn));
+	map__warn_unless_private(space, gfn); /* the home slot is free */
 	pool__frame_get(space->pool, pte->pfn);
 	pool__frame(space->pool, pte->pfn)->mapcount++;
 	pte->flags |= PTE_PRESENT | PTE_EXCL;
@@ -185,30 +202,64 @@ int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint
 	uint64_t pfn = home_pfn(space, gfn);
 	int err;
 
-	if (pool->inject_copy_failures) {
-		pool->inject_copy_failures--;
-		return pool->inject_copy_err ? pool->inject_copy_err : -ENOMEM;
-	}
 	/* The home slot is free unless this gfn's own entry maps it. */
-	if (pool__frame(pool, pfn)->refcount) {
-		err = pool__scratch_alloc(pool, &pfn);
-		if (err)
-			return err;
-	}
-	/*
-	 * pwrite, not memcpy through the direct map: a store into a hole makes
-	 * shmem allocate and clear a page we then overwrite; a full-page write
-	 * allocates it without clearing. A hole already reads zero.
-	 */
-	if (src_pfn != NO_PFN) {
-		ssize_t n = pwrite(pool->memfd, pool__direct(pool, src_pfn), MM_PAGE_SIZE,
-				   (off_t)(pfn << MM_PAGE_SHIFT));
-
-		if (n != (ssize_t)MM_PAGE_SIZE)
-			return n < 0 ? -errno : -ENOSPC;
-	}
-	pool__frame_get(pool, pfn);
+	if (pool__frame(pool, pfn)->refcount)
+		return pool__scratch_copy(pool, src_pfn, ret_pfn);
+	err = pool__frame_fill(pool, pfn, src_pfn);
+	if (err)
+		return err;
 	*ret_pfn = pfn;
+	return 0;
+}
+
+/*
+ * Debug check before @space writes the frame of ptes[gfn] (or lets its guest
+ * write it, or punches it): the frame is the space's alone. A present entry's
+ * frame has no reference but its mapping and its pins; a hole's home slot
+ * has none at all. Anything else means another space or a clone point would
+ * see the write.
+ */
+void map__warn_unless_private(struct mm_space *space, uint64_t gfn)
+{
+	const struct mm_pte *pte = &space->ptes[gfn];
+	const struct mm_frame *f = pool__frame(space->pool, pte->pfn);
+
+	if (pte->flags & PTE_PRESENT) {
+		MM_WARN_ON(!frame_private(f));
+		return;
+	}
+	MM_WARN_ON(pte->pfn != home_pfn(space, gfn));
+	MM_WARN_ON(f->refcount);
+}
+
+/*
+ * Balloon-style discard of gfn..gfn+n: map the home slots over the range
+ * first (nothing reaches the old frames any more), drop the entries'
+ * references, then punch the home slots, which held data only if the guest
+ * wrote a hole without a fault. Pages read zero afterwards and are on the
+ * dirty list. The caller has refused pinned pages and saved snapshot pages.
+ */
+int map__discard(struct mm_space *space, uint64_t gfn, uint64_t n)
+{
+	struct mm_pool *pool = space->pool;
+	int err = map__pages(space, gfn, n, home_pfn(space, gfn));
+
+	if (err)
+		return err;
+	map__account_runs(space, gfn, n, -1);
+	for (uint64_t g = gfn; g < gfn + n; g++) {
+		struct mm_pte *pte = &space->ptes[g];
+
+		MM_WARN_ON(pte->flags & PTE_SNAP);
+		if (pte->flags & PTE_PRESENT)
+			map__drop(space, g);
+		pte->pfn = home_pfn(space, g);
+		map__mark_dirty(space, g);
+		map__warn_unless_private(space, g);
+	}
+	map__account_runs(space, gfn, n, +1);
+	(void)fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			(off_t)(home_pfn(space, gfn) << MM_PAGE_SHIFT), (off_t)(n << MM_PAGE_SHIFT));
 	return 0;
 }
 
@@ -262,10 +313,13 @@ int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n)
 		if (err)
 			return err;
 		for (uint64_t i = s; i < g; i++) {
-			if (want)
+			if (want) {
 				space->ptes[i].flags |= PTE_WP;
-			else
+			} else {
+				/* The guest may write it now: it must be the space's alone. */
+				map__warn_unless_private(space, i);
 				space->ptes[i].flags &= ~PTE_WP;
+			}
 		}
 	}
 	return 0;

@@ -15,6 +15,8 @@
  *   space and is never replaced in its mapping: not by a write fault (it is
  *   exclusive: reuse), not by clone (the child gets a copy), not by reset
  *   (restored in place), not by discard (-EBUSY), not by destroy (-EBUSY).
+ *
+ * Layer: above snapshot, beside clone. May call: snapshot, map, pool.
  */
 #include <errno.h>
 
@@ -144,6 +146,9 @@ int mm_pin(struct mm_space *space, uint64_t gpa, uint64_t len, unsigned flags,
 	for (uint64_t i = 0; i < n; i++) {
 		struct mm_frame *f = pool__frame(pool, pin->pfns[i]);
 
+		/* The device writes it behind any protection: it must be ours alone. */
+		MM_WARN_ON(!(space->ptes[gfn + i].flags & PTE_EXCL));
+		map__warn_unless_private(space, gfn + i);
 		/* Device writes bypass protection: a reset must always restore it. */
 		map__mark_dirty(space, gfn + i);
 		if (f->pincount++ == 0)

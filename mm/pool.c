@@ -14,6 +14,9 @@
  *   it is punched whole then, so stray pages (a guest read of a hole
  *   populates one) never outlive it.
  * - Ranges are 2 MiB aligned: a large frame never straddles two ranges.
+ * - A frame is written (pool__frame_fill) only while free (refcount 0).
+ *
+ * Layer: the bottom. Calls nothing else in mm.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,6 @@
 
 #include "internal.h"
 
-#define DEFAULT_CAPACITY (1ULL << 40) /* 1 TiB of memfd offsets: sparse, costs nothing */
 #define MIN_DEFAULT_CAPACITY (16ULL << 30)
 #define SCRATCH_PAGES MM_LARGE_PAGES
 
@@ -173,10 +175,11 @@ void pool__frame_put(struct mm_pool *pool, uint64_t pfn)
 }
 
 /*
- * A frame outside any home: only when a space's home slot is unexpectedly
- * busy. Scattered frames cost a VMA each, so this is a fallback, not a path.
+ * A copy of @src_pfn (NO_PFN: zeros) outside any home: only when a space's
+ * home slot is unexpectedly busy. Scattered frames cost a VMA each, so this
+ * is a fallback, not a path. Returns the frame with one reference.
  */
-int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn)
+int pool__scratch_copy(struct mm_pool *pool, uint64_t src_pfn, uint64_t *ret_pfn)
 {
 	struct mm_range *r;
 	int err = pool__range_alloc(pool, SCRATCH_PAGES, NULL, &r);
@@ -184,11 +187,40 @@ int pool__scratch_alloc(struct mm_pool *pool, uint64_t *ret_pfn)
 	if (err)
 		return err;
 	/*
-	 * An ownerless range is freed when its last live frame goes; the caller
-	 * takes a reference on the first frame right away. The rest of the
-	 * range stays unused: scratch frames are rare by design.
+	 * An ownerless range is freed when its last live frame goes. The rest
+	 * of the range stays unused: scratch frames are rare by design.
 	 */
+	err = pool__frame_fill(pool, r->base, src_pfn);
+	if (err) {
+		range_free(pool, r); /* no live frame: nothing else frees it */
+		return err;
+	}
 	*ret_pfn = r->base;
+	return 0;
+}
+
+/*
+ * Copy frame @src_pfn (NO_PFN: zeros) into the free frame @dst_pfn and take
+ * its first reference. pwrite, not memcpy through the direct map: a store
+ * into a hole makes shmem allocate and clear a page we then overwrite; a
+ * full-page write allocates it without clearing. A free frame is punched,
+ * so it already reads zero.
+ */
+int pool__frame_fill(struct mm_pool *pool, uint64_t dst_pfn, uint64_t src_pfn)
+{
+	MM_WARN_ON(pool__frame(pool, dst_pfn)->refcount);
+	if (pool->inject_copy_failures) {
+		pool->inject_copy_failures--;
+		return pool->inject_copy_err ? pool->inject_copy_err : -ENOMEM;
+	}
+	if (src_pfn != NO_PFN) {
+		ssize_t n = pwrite(pool->memfd, pool__direct(pool, src_pfn), MM_PAGE_SIZE,
+				   (off_t)(dst_pfn << MM_PAGE_SHIFT));
+
+		if (n != (ssize_t)MM_PAGE_SIZE)
+			return n < 0 ? -errno : -ENOSPC;
+	}
+	pool__frame_get(pool, dst_pfn);
 	return 0;
 }
 
@@ -252,29 +284,20 @@ static void pool_unmap(struct mm_pool *pool)
 		close(pool->memfd);
 }
 
-int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool)
+/*
+ * Create the pool's memfd, direct map and frame table for @capacity bytes.
+ * Unless @exact, settle for less where less address space is to be had
+ * (ThreadSanitizer's layout, a ulimit -v), down to MIN_DEFAULT_CAPACITY.
+ */
+int pool__init(struct mm_pool *pool, uint64_t capacity, bool exact)
 {
-	uint64_t capacity = cfg && cfg->capacity ? cfg->capacity : DEFAULT_CAPACITY;
-	struct mm_pool *pool;
 	int err;
 
-	if (capacity % MM_LARGE_SIZE)
-		return -EINVAL;
-	pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return -ENOMEM;
 	pool->memfd = -1;
 	pool->capacity_pages = capacity >> MM_PAGE_SHIFT;
-	pool->vma_soft_limit = cfg && cfg->vma_soft_limit ? cfg->vma_soft_limit
-							  : read_max_map_count() / 4;
-	pthread_mutex_init(&pool->lock, NULL);
+	pool->vma_soft_limit = read_max_map_count() / 4;
 	err = pool_map(pool);
-	/*
-	 * The default is only address space; where less of it is to be had
-	 * (ThreadSanitizer's layout, a ulimit -v) settle for less, down to
-	 * MIN_DEFAULT_CAPACITY. An explicit capacity is taken or refused.
-	 */
-	while (err == -ENOMEM && !(cfg && cfg->capacity) &&
+	while (err == -ENOMEM && !exact &&
 	       (pool->capacity_pages << MM_PAGE_SHIFT) > MIN_DEFAULT_CAPACITY) {
 		pool_unmap(pool);
 		pool->memfd = -1;
@@ -285,31 +308,13 @@ int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool)
 		err = pool_map(pool);
 	}
 	if (err)
-		goto err_unmap;
-	err = uffd__open(pool);
-	if (err)
-		goto err_unmap;
-	*ret_pool = pool;
-	return 0;
-
-err_unmap:
-	pool_unmap(pool);
-	pthread_mutex_destroy(&pool->lock);
-	free(pool);
+		pool_unmap(pool);
 	return err;
 }
 
-int mm_pool_destroy(struct mm_pool *pool)
+/* Undo pool__init; every range must have been freed. */
+void pool__fini(struct mm_pool *pool)
 {
-	if (!pool)
-		return 0;
-	pthread_mutex_lock(&pool->lock);
-	if (pool->spaces) {
-		pthread_mutex_unlock(&pool->lock);
-		return -EBUSY;
-	}
-	pthread_mutex_unlock(&pool->lock);
-	uffd__close(pool);
 	MM_WARN_ON(pool->ranges != NULL);
 	while (pool->free_ranges) {
 		struct mm_range *r = pool->free_ranges;
@@ -318,67 +323,14 @@ int mm_pool_destroy(struct mm_pool *pool)
 		free(r);
 	}
 	pool_unmap(pool);
-	pthread_mutex_destroy(&pool->lock);
-	free(pool);
-	return 0;
 }
 
-static uint64_t host_bytes(struct mm_pool *pool)
+/* What the memfd holds, in bytes. */
+uint64_t pool__host_bytes(struct mm_pool *pool)
 {
 	struct stat st;
 
 	if (fstat(pool->memfd, &st) < 0)
 		return 0;
 	return (uint64_t)st.st_blocks * 512;
-}
-
-void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats)
-{
-	pthread_mutex_lock(&pool->lock);
-	pool->stats.vmas = 0;
-	for (struct mm_space *s = pool->spaces; s; s = s->next) {
-		/* Pages the guests wrote without a fault become frames here. */
-		(void)map__adopt_populated(s);
-		pool->stats.vmas += s->runs;
-	}
-	*ret_stats = pool->stats;
-	ret_stats->host_bytes = host_bytes(pool);
-	pthread_mutex_unlock(&pool->lock);
-}
-
-int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count)
-{
-	char line[512];
-	uint64_t n = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	if (!f)
-		return -errno;
-	pthread_mutex_lock(&pool->lock);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx", &start, &end) != 2)
-			continue;
-		for (struct mm_space *s = pool->spaces; s; s = s->next) {
-			uintptr_t b = (uintptr_t)s->hva;
-
-			if (start >= b && end <= b + (s->npages << MM_PAGE_SHIFT)) {
-				n++;
-				break;
-			}
-		}
-	}
-	pthread_mutex_unlock(&pool->lock);
-	fclose(f);
-	*ret_count = n;
-	return 0;
-}
-
-void mm_pool_inject_copy_failure(struct mm_pool *pool, unsigned n, int err)
-{
-	pthread_mutex_lock(&pool->lock);
-	pool->inject_copy_failures = n;
-	pool->inject_copy_err = err;
-	pthread_mutex_unlock(&pool->lock);
 }

@@ -18,6 +18,9 @@
  *
  * Invariants (pool->lock held): PTE_SNAP set <=> the hook has not had the
  * page yet; PTE_SNAP implies PTE_WP.
+ *
+ * Layer: above map. May call: map, pool (snapshot__save is called by fault,
+ * space and pin).
  */
 #include <errno.h>
 

@@ -10,6 +10,8 @@
  * - Destroying a space drops every reference it holds (mappings, clone
  *   point) and retires its home; frames are freed exactly when their last
  *   reference goes.
+ *
+ * Layer: above fault. May call: fault (retry), snapshot, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +72,7 @@ void space__publish(struct mm_space *s)
 {
 	s->next = s->pool->spaces;
 	s->pool->spaces = s;
+	s->published = true;
 }
 
 int mm_space_create(struct mm_pool *pool, uint64_t size, struct mm_space **ret_space)
@@ -254,26 +257,13 @@ int mm_space_discard(struct mm_space *space, uint64_t gpa, uint64_t len)
 			goto out;
 		}
 	}
-	/* Map the home slots over the range first: nothing reaches the old frames. */
-	err = map__pages(space, gfn, n, space->home->base + gfn);
+	/* The snapshot gets the contents first; discarding is a write. */
+	for (uint64_t g = gfn; g < gfn + n; g++)
+		if (space->ptes[g].flags & PTE_SNAP)
+			snapshot__save(space, g);
+	err = map__discard(space, gfn, n);
 	if (err)
 		goto out;
-	map__account_runs(space, gfn, n, -1);
-	for (uint64_t g = gfn; g < gfn + n; g++) {
-		struct mm_pte *pte = &space->ptes[g];
-
-		if (pte->flags & PTE_SNAP)
-			snapshot__save(space, g);
-		if (pte->flags & PTE_PRESENT)
-			map__drop(space, g);
-		pte->pfn = space->home->base + g;
-		map__mark_dirty(space, g);
-	}
-	map__account_runs(space, gfn, n, +1);
-	/* Home slots that held data written without a fault read zero now. */
-	(void)fallocate(pool->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)((space->home->base + gfn) << MM_PAGE_SHIFT),
-			(off_t)(n << MM_PAGE_SHIFT));
 	STAT_ADD(space, discards, n);
 out:
 	pthread_mutex_unlock(&pool->lock);

@@ -18,9 +18,13 @@
  * protected guest address from the handler would deadlock it on itself.
  *
  * Invariants: every page of every live space is registered with the pool's
- * uffd in write-protect mode (map.c re-registers each new mapping); a fault
- * that cannot be resolved leaves its thread asleep and is reported to the
- * space's owner (PTE_STALLED), never dropped.
+ * uffd in write-protect mode (map.c re-registers each new mapping); every
+ * write fault read is handed to the handler, never dropped (fault.c's
+ * fault__handle leaves a writer it cannot serve asleep and reports it).
+ *
+ * Layer: the bottom, beside pool.c. Calls nothing else in mm: the fault
+ * thread reaches the fault path only through the handler it was given
+ * (mm_pool_create passes fault__handle), so there is no call cycle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +47,7 @@ struct mm_uffd {
 	int stop_fd; /* eventfd: tells the fault thread to exit */
 	pthread_t thread;
 	bool thread_started;
+	uffd_handler_fn handler; /* gets each write fault's page address */
 };
 
 static int uffd_new(void)
@@ -60,35 +65,6 @@ static int uffd_new(void)
 	fd = fd < 0 ? -errno : fd;
 	close(dev);
 	return fd;
-}
-
-static void resolve(struct mm_pool *pool, uint64_t addr)
-{
-	struct mm_space *space;
-	uint64_t gfn;
-	int err;
-
-	pthread_mutex_lock(&pool->lock);
-	space = fault__space_of(pool, addr);
-	if (!space) {
-		/* The space went away while the message was queued. */
-		pthread_mutex_unlock(&pool->lock);
-		return;
-	}
-	gfn = (addr - (uintptr_t)space->hva) >> MM_PAGE_SHIFT;
-	STAT_INC(space, faults);
-	err = fault__wp_page(space, gfn);
-	if (err) {
-		/* Leave the thread asleep; the owner decides (retry or destroy). */
-		if (!(space->ptes[gfn].flags & PTE_STALLED)) {
-			space->ptes[gfn].flags |= PTE_STALLED;
-			space->stalled++;
-		}
-		STAT_INC(space, fault_errors);
-		if (space->err_fn)
-			space->err_fn(space->err_arg, space, gfn << MM_PAGE_SHIFT, err);
-	}
-	pthread_mutex_unlock(&pool->lock);
 }
 
 static void *fault_thread(void *arg)
@@ -130,13 +106,13 @@ got:
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
 			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
 				continue;
-			resolve(pool, msgs[i].arg.pagefault.address & ~(MM_PAGE_SIZE - 1));
+			u->handler(pool, msgs[i].arg.pagefault.address & ~(MM_PAGE_SIZE - 1));
 		}
 	}
 	return NULL;
 }
 
-int uffd__open(struct mm_pool *pool)
+int uffd__open(struct mm_pool *pool, uffd_handler_fn handler)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
@@ -163,6 +139,7 @@ int uffd__open(struct mm_pool *pool)
 		err = -errno;
 		goto err_close;
 	}
+	u->handler = handler;
 	pool->uffd = u;
 	err = -pthread_create(&u->thread, NULL, fault_thread, pool);
 	if (err)
