@@ -213,7 +213,7 @@ static void test_run_racing_stops(void **state)
 /* A FIFO where a file is expected is refused at once, before any VM exists. */
 static void test_run_special_files(void **state)
 {
-	char fifo[] = "/tmp/vmm-cli-fifo-XXXXXX", args[256];
+	char fifo[64] = "/tmp/vmm-cli-fifo-XXXXXX", args[256];
 	struct result r;
 
 	assert_non_null(mkdtemp(fifo));
