@@ -26,7 +26,8 @@
 #define ABI_EXIT_MMIO (ABI_MMIO_BASE + 0x1000) /* write: exit status 0-99 */
 #define ABI_HCALL_MMIO (ABI_MMIO_BASE + 0x2000) /* write: hypercall number */
 #define ABI_CRASH_MMIO (ABI_MMIO_BASE + 0x3000) /* the VMM's exception stubs */
-#define ABI_MMIO_SIZE 0x4000ULL
+#define ABI_SYSCALL_MMIO (ABI_MMIO_BASE + 0x4000) /* Linux programs: the syscall stub (vmm/linux) */
+#define ABI_MMIO_SIZE 0x5000ULL
 
 /*
  * More devices (virtio-mmio, the DMA test device): one 4 KiB MMIO window

@@ -26,10 +26,12 @@
 #include "dev-setup.h"
 #include "api.h"
 #include "group.h"
+#include "linux-vm.h"
 #include "snapshot.h"
 #include "vm.h"
 
 #define DEFAULT_MEM (64ULL << 20)
+#define MAX_ENV 256
 
 struct run_opts {
 	const char *guest;
@@ -44,12 +46,19 @@ struct run_opts {
 	struct virtio_blk_opts disk;
 	char disk_path[4096];
 	char cmdline[ABI_CMDLINE_MAX];
+	/* Linux programs: argv after --, --env, --file. */
+	int gargc;
+	char **gargv;
+	char *env[MAX_ENV + 1];
+	unsigned nr_env;
+	const char *grants[LINUX_MAX_FILES];
+	unsigned nr_grants;
 };
 
 static const char run_usage[] =
 	"usage: vmm run --guest NAME|PATH|--restore FILE [--mem SIZE] [--cpus N] [--serial FILE] "
 	"[--clone-serial PREFIX] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
-	"[--dma-test] [--disk FILE[,ro][,fixed-buffers]] "
+	"[--dma-test] [--disk FILE[,ro][,fixed-buffers]] [--env K=V]... [--file HOST[:GUEST]]... "
 	"[-- GUEST ARGS...]";
 
 static const struct cmd_ctx run_cmd = {"vmm run", run_usage};
@@ -62,7 +71,8 @@ static int run_usage_error(const char *what, const char *arg)
 static void run_help(void)
 {
 	printf("%s\n\n"
-	       "Boot a freestanding ring-3 guest (boot ABI: guest-images/README.md).\n\n"
+	       "Boot a freestanding ring-3 guest (boot ABI: guest-images/README.md), or run\n"
+	       "a static x86-64 Linux program (README.md, \"Linux programs\").\n\n"
 	       "  --guest NAME|PATH  a built-in guest (", run_usage);
 	for (const struct builtin_guest *g = builtin_guests; g->name; g++)
 		printf("%s%s", g->name, g[1].name ? ", " : "");
@@ -82,6 +92,9 @@ static void run_help(void)
 	       "                     image FILE, io_uring with O_DIRECT into the guest's pages;\n"
 	       "                     ro: read-only; fixed-buffers: guest RAM registered as\n"
 	       "                     io_uring fixed buffers (all of it stays pinned)\n"
+	       "  --env K=V          Linux programs: an environment variable (repeatable)\n"
+	       "  --file HOST[:GUEST]  Linux programs: grant the host file HOST read-only,\n"
+	       "                     as GUEST (default: HOST; relative paths are from /)\n"
 	       "  --stats            print run time, exits by kind, memory counters and\n"
 	       "                     each clone's and snapshot's timings\n\n"
 	       "Exit status: the guest's (0-99; if 0, the first failing clone's); %d the guest's status was above 99;\n"
@@ -115,7 +128,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"api", required_argument, NULL, 'a'},	 {"clone-serial", required_argument, NULL, 'L'},
 		{"snapshot-to", required_argument, NULL, 'T'}, {"restore", required_argument, NULL, 'R'},
 		{"dma-test", no_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
-		{"disk", required_argument, NULL, 'k'},	 {0, 0, 0, 0},
+		{"disk", required_argument, NULL, 'k'},	 {"env", required_argument, NULL, 'e'},
+		{"file", required_argument, NULL, 'f'},	 {0, 0, 0, 0},
 	};
 	int opt, err = 0;
 
@@ -132,6 +146,18 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'S': o->stats = true; break;
 		case 'D': o->dma_test = true; break;
 		case 'k': err = parse_disk(optarg, o); break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return run_usage_error("--env takes K=V", optarg);
+			if (o->nr_env >= MAX_ENV)
+				return run_usage_error("--env: too many variables", optarg);
+			o->env[o->nr_env++] = optarg;
+			break;
+		case 'f':
+			if (o->nr_grants >= LINUX_MAX_FILES)
+				return run_usage_error("--file: too many files", optarg);
+			o->grants[o->nr_grants++] = optarg;
+			break;
 		case 'a': o->api = optarg; break;
 		case 'L': o->clone_serial = optarg; break;
 		case 'T': o->snapshot_to = optarg; break;
@@ -161,8 +187,79 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
 		return run_usage_error("unexpected argument (guest arguments go after --)",
 				       argv[optind]);
+	o->gargc = argc - optind;
+	o->gargv = argv + optind;
 	return cmd_join_args(&run_cmd, argc - optind, argv + optind, o->cmdline,
 			     sizeof(o->cmdline));
+}
+
+/*
+ * What the image is (linux-vm.h): a Linux program gets one vCPU and no
+ * boot-ABI devices; --env and --file are for Linux programs only.
+ */
+static int check_kind(const struct run_opts *o, const struct image *img, bool *ret_linux)
+{
+	enum linux_elf_kind kind = img->data ? linux_elf__detect(img->data, img->size) :
+				   LINUX_ELF_BOOT_ABI;
+
+	if (kind == LINUX_ELF_DYNAMIC) {
+		fprintf(stderr, "vmm run: guest '%s': dynamically linked (PT_INTERP): build it "
+			"with -static\n", o->guest);
+		return EXIT_FAILED;
+	}
+	*ret_linux = kind == LINUX_ELF_LINUX;
+	if (!*ret_linux && (o->nr_env || o->nr_grants))
+		return run_usage_error("--env and --file are for Linux programs; this guest "
+				       "follows the boot ABI", o->guest);
+	if (*ret_linux && o->cpus != 1)
+		return run_usage_error("a Linux program runs on one vCPU (threads are not "
+				       "supported): no --cpus", NULL);
+	if (*ret_linux && (o->dma_test || o->disk_set))
+		return run_usage_error("--dma-test and --disk are for boot-ABI guests, not Linux "
+				       "programs", o->guest);
+	if (*ret_linux && o->mem < (8ULL << 20))
+		return run_usage_error("a Linux program needs --mem 8M or more", NULL);
+	return 0;
+}
+
+/* A Linux program into the new VM @vm: argv[0] is the --guest path. */
+static int load_linux(const struct run_opts *o, const struct image *img, struct vm *vm,
+		      struct linux_vm **ret_lv, char *msg, size_t msg_len)
+{
+	struct linux_file *files = calloc(LINUX_MAX_FILES, sizeof(*files));
+	char **argv = calloc((size_t)o->gargc + 2, sizeof(*argv));
+	struct linux_vm_config lc = {.image = img->data, .size = img->size, .files = files,
+				     .envp = o->env, .stderr_fd = STDERR_FILENO};
+	int err = 0;
+
+	if (!files || !argv) {
+		free(files);
+		free(argv);
+		snprintf(msg, msg_len, "out of memory");
+		return -ENOMEM;
+	}
+	argv[0] = (char *)o->guest;
+	memcpy(argv + 1, o->gargv, (size_t)o->gargc * sizeof(*argv));
+	lc.argc = o->gargc + 1;
+	lc.argv = argv;
+	for (unsigned i = 0; i < o->nr_grants && !err; i++) {
+		char why[300];
+
+		err = linux_vm__grant(o->grants[i], &files[i], why, sizeof(why));
+		if (err)
+			snprintf(msg, msg_len, "--file %.100s: %.180s", o->grants[i], why);
+		else
+			lc.nr_files++;
+	}
+	if (err) {
+		for (unsigned i = 0; i < lc.nr_files; i++)
+			close(files[i].host_fd);
+	} else {
+		err = linux_vm__load(vm, &lc, ret_lv, msg, msg_len);
+	}
+	free(files);
+	free(argv);
+	return err;
 }
 
 static double now_ms(void)
@@ -196,7 +293,8 @@ static void print_stats(struct vm *vm, double boot_ms)
 
 /* The first VM: booted from the guest image, or restored from a snapshot. */
 static int create_vm(const struct run_opts *o, const struct image *img, int serial_fd,
-		     struct vm **ret_vm, struct dma_test **ret_dma, struct virtio_blk **ret_blk)
+		     struct vm **ret_vm, struct dma_test **ret_dma, struct virtio_blk **ret_blk,
+		     bool is_linux, struct linux_vm **ret_lv)
 {
 	struct vm_config cfg = {.mem_size = o->mem, .nr_cpus = o->cpus, .serial_fd = serial_fd};
 	char msg[300] = "";
@@ -226,7 +324,10 @@ static int create_vm(const struct run_opts *o, const struct image *img, int seri
 		dma_test__destroy(*ret_dma);
 		return err;
 	}
-	err = vm__load_elf(*ret_vm, img->data, img->size, o->cmdline, msg, sizeof(msg));
+	if (is_linux)
+		err = load_linux(o, img, *ret_vm, ret_lv, msg, sizeof(msg));
+	else
+		err = vm__load_elf(*ret_vm, img->data, img->size, o->cmdline, msg, sizeof(msg));
 	if (err) {
 		fprintf(stderr, "vmm run: guest '%s': %s\n", o->guest, msg[0] ? msg : strerror(-err));
 		virtio_blk__destroy(*ret_blk); /* unpins: before the VM's memory goes */
@@ -250,8 +351,10 @@ static int check_console(const struct run_opts *o, struct vm *vm, int status)
 	return status ? status : EXIT_FAILED;
 }
 
-static int boot(const struct run_opts *o, const struct image *img, int serial_fd)
+static int boot(const struct run_opts *o, const struct image *img, int serial_fd,
+		bool is_linux)
 {
+	struct linux_vm *lv = NULL;
 	struct group_config gc = {.serial_fd = serial_fd, .clone_serial = o->clone_serial,
 				  .snapshot_to = o->snapshot_to, .verbose = o->stats};
 	struct api *api = NULL;
@@ -262,7 +365,7 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 	double t0 = now_ms(), boot_ms;
 	int err, status = EXIT_FAILED;
 
-	if (create_vm(o, img, serial_fd, &vm, &dma, &blk))
+	if (create_vm(o, img, serial_fd, &vm, &dma, &blk, is_linux, &lv))
 		return EXIT_FAILED;
 	boot_ms = now_ms() - t0;
 	err = group__create(&gc, vm, &g);
@@ -271,6 +374,7 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 		virtio_blk__destroy(blk);
 		vm__destroy(vm);
 		dma_test__destroy(dma);
+		linux_vm__destroy(lv);
 		return EXIT_FAILED;
 	}
 	if (o->api) {
@@ -283,6 +387,7 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 			virtio_blk__destroy(blk);
 			group__destroy(g);
 			dma_test__destroy(dma);
+			linux_vm__destroy(lv);
 			return EXIT_FAILED;
 		}
 	}
@@ -301,10 +406,13 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 		dev_setup__print_dma_test(stderr, dma);
 	if (o->stats && blk)
 		dev_blk__print_stats(stderr, blk);
+	if (o->stats && lv)
+		linux_vm__print_stats(stderr, lv);
 	virtio_blk__destroy(blk); /* every VM has stopped; its pins must go before the memory */
 	dma_test__detach(dma); /* unpins: a pinned space cannot be destroyed */
 	group__destroy(g);
 	dma_test__destroy(dma); /* after the vCPUs that call it are gone */
+	linux_vm__destroy(lv);	/* likewise */
 	return status;
 }
 
@@ -313,6 +421,7 @@ int cmd_run(int argc, char **argv)
 	struct run_opts o;
 	struct image img;
 	int serial_fd = STDOUT_FILENO, status;
+	bool is_linux = false;
 
 	status = parse_opts(argc, argv, &o);
 	if (status)
@@ -321,6 +430,11 @@ int cmd_run(int argc, char **argv)
 	status = o.guest ? cmd_load_image(&run_cmd, o.guest, &img) : 0;
 	if (status)
 		return status;
+	status = check_kind(&o, &img, &is_linux);
+	if (status) {
+		cmd_image_free(&img);
+		return status;
+	}
 	if (o.serial) {
 		serial_fd = open(o.serial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (serial_fd < 0) {
@@ -330,7 +444,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	fflush(stdout);
-	status = boot(&o, &img, serial_fd);
+	status = boot(&o, &img, serial_fd, is_linux);
 	if (o.serial)
 		close(serial_fd);
 	cmd_image_free(&img);

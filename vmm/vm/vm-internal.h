@@ -24,6 +24,7 @@ struct vcpu {
 	struct vm_stop *queued; /* allocated with the vCPU: a stop waiting for its turn */
 	uint64_t queued_seq;	/* under vm->lock: 0 none, else its place in the queue */
 	uint64_t exits[VM_NR_EXIT_KINDS];
+	uint8_t syscall_cpl;	/* vCPU thread: 0 unknown, else 1 + the CPL a `syscall` runs at */
 };
 
 struct device {
@@ -53,6 +54,8 @@ struct vm {
 	struct uart uart;
 	unsigned nr_devices;
 	struct device devices[ABI_DEV_MAX];
+	const struct vm_syscall_ops *syscall_ops; /* NULL: no process guest */
+	void *syscall_ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: */

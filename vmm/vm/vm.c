@@ -257,13 +257,20 @@ static void handle_crash(struct vcpu *c)
 	s.sregs.ss.selector = (uint16_t)f[7];
 	const char *name = f[1] < 32 && exception_names[f[1]] ? exception_names[f[1]] : "exception";
 
+	const struct vm_syscall_ops *ops = c->vm->syscall_ops;
+	const char *sig = ops && ops->crash_name ? ops->crash_name(c->vm->syscall_ctx,
+								    (unsigned)f[1]) : NULL;
+	char killed[40] = "";
+
+	if (sig) /* a process guest: what it dies of, as Linux would say */
+		snprintf(killed, sizeof(killed), "killed by %.20s: ", sig);
 	if (f[1] == 14)
-		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector 14, error "
-			 "0x%llx) at rip 0x%llx, address 0x%llx", c->id, name,
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s%s (vector 14, error "
+			 "0x%llx) at rip 0x%llx, address 0x%llx", c->id, killed, name,
 			 (unsigned long long)f[2], s.regs.rip, s.sregs.cr2);
 	else
-		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s (vector %llu, error "
-			 "0x%llx) at rip 0x%llx", c->id, name, (unsigned long long)f[1],
+		snprintf(s.what, sizeof(s.what), "guest crash on vCPU %u: %s%s (vector %llu, error "
+			 "0x%llx) at rip 0x%llx", c->id, killed, name, (unsigned long long)f[1],
 			 (unsigned long long)f[2], s.regs.rip);
 	vm_set_stop(c->vm, c, &s);
 }
@@ -276,6 +283,12 @@ static void handle_exit_device(struct vcpu *c, uint32_t status)
 	vm_set_stop(c->vm, c, &s);
 }
 
+void vm__console_write(struct vm *vm, const void *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		uart__write(&vm->uart, 0, ((const uint8_t *)buf)[i]);
+}
+
 static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
 {
 	const uint8_t *p;
@@ -285,8 +298,7 @@ static int64_t hcall_write(struct vcpu *c, uint64_t gpa, uint64_t len)
 	p = gpa_ptr(c->vm, gpa, len);
 	if (!p)
 		return -EFAULT;
-	for (uint64_t i = 0; i < len; i++)
-		uart__write(&c->vm->uart, 0, p[i]);
+	vm__console_write(c->vm, p, len);
 	return (int64_t)len;
 }
 
@@ -353,6 +365,83 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 	return false;
 }
 
+/* The RFLAGS bits a return to ring 3 takes from r11, as sysret does (CF..OF, TF, AC, ID). */
+#define SYSRET_RFLAGS 0x240dd7ULL
+#define MSR_FS_BASE 0xc0000100
+
+static bool syscall_stop(struct vcpu *c, struct vm_stop *s, const struct kvm_regs *regs)
+{
+	s->cpu = c->id;
+	s->regs = *regs;
+	s->have_regs = !ioctl(c->fd, KVM_GET_SREGS, &s->sregs);
+	vm_set_stop(c->vm, c, s);
+	return true;
+}
+
+/*
+ * A process guest's system call (vm__load_process): its stub stored rax to
+ * ABI_SYSCALL_MMIO. Where `syscall` left the CPU at CPL 3 (this project's
+ * PVM hosts), the VMM returns to the caller itself: rip = rcx, rflags =
+ * r11, as sysret would. At CPL 0 (hardware KVM) the stub's sysretq does.
+ * The CPL is read once per vCPU, at its first call.
+ */
+static bool handle_syscall(struct vcpu *c)
+{
+	struct vm *vm = c->vm;
+	struct vm_syscall sc = {0};
+	struct vm_stop s = {0};
+	struct kvm_sregs sregs;
+
+	count_exit(c, VM_EXITS_HCALL);
+	if (ioctl(c->fd, KVM_GET_REGS, &sc.regs)) {
+		stop_error(c, -errno, "reading registers for a system call");
+		return true;
+	}
+	if (!vm->syscall_ops) {
+		s.reason = VM_STOP_UNHANDLED;
+		snprintf(s.what, sizeof(s.what), "unhandled exit on vCPU %u: a system call (%llu) "
+			 "in a VM that serves none (a clone of a Linux program)", c->id,
+			 sc.regs.rax);
+		return syscall_stop(c, &s, &sc.regs);
+	}
+	if (!c->syscall_cpl) {
+		if (ioctl(c->fd, KVM_GET_SREGS, &sregs)) {
+			stop_error(c, -errno, "reading special registers for a system call");
+			return true;
+		}
+		c->syscall_cpl = 1 + (sregs.cs.selector & 3);
+	}
+	s.reason = vm->syscall_ops->syscall(vm->syscall_ctx, c->id, &sc, &s);
+	if (s.reason != VM_RUNNING)
+		return syscall_stop(c, &s, &sc.regs);
+	if (c->syscall_cpl == 1 + 3) {
+		sc.regs.rip = sc.regs.rcx;
+		sc.regs.rflags = (sc.regs.r11 & SYSRET_RFLAGS) | X86_RFLAGS_FIXED;
+	}
+	if (ioctl(c->fd, KVM_SET_REGS, &sc.regs)) {
+		stop_error(c, -errno, "writing the system call's result");
+		return true;
+	}
+	if (sc.set_fs_base) {
+		struct {
+			struct kvm_msrs h;
+			struct kvm_msr_entry e;
+		} m = {.h = {.nmsrs = 1}, .e = {.index = MSR_FS_BASE, .data = sc.fs_base}};
+
+		if (ioctl(c->fd, KVM_SET_MSRS, &m) != 1) {
+			stop_error(c, -EIO, "loading FS base (arch_prctl)");
+			return true;
+		}
+	}
+	return false;
+}
+
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx)
+{
+	vm->syscall_ops = ops;
+	vm->syscall_ctx = ctx;
+}
+
 static uint64_t le_value(const uint8_t *data, unsigned len)
 {
 	uint64_t v = 0;
@@ -380,6 +469,8 @@ static bool handle_mmio(struct vcpu *c)
 		}
 		return false;
 	}
+	if (addr == ABI_SYSCALL_MMIO && wr)
+		return handle_syscall(c);
 	if (addr == ABI_EXIT_MMIO || addr == ABI_HCALL_MMIO || addr == ABI_CRASH_MMIO) {
 		if (!wr) {
 			memset(run->mmio.data, 0, sizeof(run->mmio.data));
@@ -801,6 +892,57 @@ fail:
 	if (ret_msg)
 		snprintf(ret_msg, msg_len, "%s", e.msg);
 	return err;
+}
+
+static int set_process_msrs(struct vcpu *c, struct kvm_sregs *sregs, uint64_t entry)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[X86_SYSCALL_NR_MSRS];
+	} m = {.h = {.nmsrs = X86_SYSCALL_NR_MSRS}};
+	int n;
+
+	x86_setup__syscall(sregs, entry, m.e);
+	n = ioctl(c->fd, KVM_SET_MSRS, &m);
+	return n < 0 ? -errno : n != X86_SYSCALL_NR_MSRS ? -EIO : 0;
+}
+
+int vm__load_process(struct vm *vm, const struct vm_process_entry *e)
+{
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	struct kvm_regs regs = {.rip = e->rip, .rsp = e->rsp, .rflags = X86_RFLAGS_FIXED};
+	uint64_t page = e->syscall_entry & ~0xfffULL, xcr0;
+	struct vcpu *c = &vm->vcpus[0];
+	struct kvm_sregs sregs;
+	int err;
+
+	if (vm->nr_cpus != 1 || page < 0x1000 || page + 0x1000 > ABI_RESERVED ||
+	    e->user_code_len > 0x1000)
+		return -EINVAL;
+	err = x86_setup__tables(vm->mem, vm->mem_size, ABI_CRASH_MMIO);
+	if (err)
+		return err;
+	x86_setup__guard_low(vm->mem, page);
+	memcpy(vm->mem + page, e->user_code, e->user_code_len);
+	if (ioctl(c->fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	x86_setup__sregs(&sregs, true);
+	err = set_process_msrs(c, &sregs, e->syscall_entry);
+	if (!err)
+		err = x86_setup__xsave(vm->kvm_fd, &sregs, &xcr0);
+	if (err)
+		return err;
+	if (ioctl(c->fd, KVM_SET_SREGS, &sregs) || ioctl(c->fd, KVM_SET_REGS, &regs))
+		return -errno;
+	if (xcr0) {
+		struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = xcr0}}};
+
+		if (ioctl(c->fd, KVM_SET_XCRS, &xcrs))
+			return -errno;
+	}
+	if (vm->irqchip && ioctl(c->fd, KVM_SET_MP_STATE, &mp))
+		return -errno;
+	return 0;
 }
 
 int vm__start(struct vm *vm)

@@ -161,6 +161,55 @@ int vm__add_device(struct vm *vm, uint32_t type, uint32_t subtype,
 /* The device in window @i (a clone's own copy for a clone), or NULL. */
 void *vm__device(struct vm *vm, unsigned i);
 
+/*
+ * Process guests (vmm/linux): a program that makes system calls. The
+ * machine is vm__load_elf's, with the low 2 MiB guarded (x86-setup.h:
+ * supervisor-only, not present from 64 KiB) but for the page holding
+ * @syscall_entry, which gets @user_code (at most 4 KiB, at the page's
+ * start) readable and executable by ring 3. `syscall` is enabled with
+ * LSTAR = @syscall_entry; XSAVE/AVX as the CPU allows. vCPU 0 starts at
+ * CPL 3 at @rip with @rsp, every other register 0; the VM must have one
+ * vCPU. Guest memory above 2 MiB is the caller's (load the program first
+ * or after: this writes only below 64 KiB).
+ */
+struct vm_process_entry {
+	uint64_t rip, rsp;
+	uint64_t syscall_entry;
+	const void *user_code;
+	size_t user_code_len;
+};
+int vm__load_process(struct vm *vm, const struct vm_process_entry *entry);
+
+/*
+ * A system call: the guest's stub wrote to ABI_SYSCALL_MMIO. @regs are the
+ * vCPU's registers at the `syscall` (rax the number, rcx/r11 the return
+ * rip/rflags); the handler sets rax. @set_fs_base asks for FS base to be
+ * loaded with @fs_base (arch_prctl).
+ */
+struct vm_syscall {
+	struct kvm_regs regs;
+	bool set_fs_base;
+	uint64_t fs_base;
+};
+
+struct vm_syscall_ops {
+	/*
+	 * On the vCPU's thread. Return VM_RUNNING to go back to the guest with
+	 * @sc's registers, or a stop reason (VM_STOP_EXIT with @stop->status,
+	 * VM_STOP_CRASH with @stop->what) to stop the VM.
+	 */
+	enum vm_stop_reason (*syscall)(void *ctx, unsigned cpu, struct vm_syscall *sc,
+				       struct vm_stop *stop);
+	/* Optional: what the guest dies of on exception @vector ("SIGSEGV"), for the report. */
+	const char *(*crash_name)(void *ctx, unsigned vector);
+};
+
+/* Write @buf to the VM's console (the UART's output: stdout, --serial, a clone's tag). */
+void vm__console_write(struct vm *vm, const void *buf, size_t len);
+
+/* Serve ABI_SYSCALL_MMIO with @ops (before vm__start; clones do not inherit it). */
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx);
+
 int vm__start(struct vm *vm);
 /* Wait for the VM to stop, at most @timeout_ms (< 0: forever): 0 or -ETIMEDOUT. */
 int vm__wait(struct vm *vm, int timeout_ms, struct vm_stop *ret_stop);

@@ -5,6 +5,7 @@
  * Invariants: every structure lies below X86_SETUP_RESERVED; the guest's
  * code may run at CPL 3, so every paging level sets the U/S bit.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #define TSS_STACK_TOP 0x8000
 #define TSS_SIZE 104
 #define PD_END 0x7000
+#define GUARD_PT_GPA 0x8000 /* the low 2 MiB in 4 KiB pages (process guests) */
 #define STUB_GPA 0xa000
 #define STUB_SIZE 16
 #define NR_EXCEPTIONS 32
@@ -43,6 +45,15 @@
 #define CR4_PAE (1ULL << 5)
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
+#define CR4_OSXSAVE (1ULL << 18)
+#define EFER_SCE (1ULL << 0)
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+/* TF, IF, DF, IOPL, NT, AC: cleared on entry, as Linux does. */
+#define SYSCALL_RFLAGS_MASK 0x47700ULL
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
@@ -149,6 +160,88 @@ int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio)
 	return 0;
 }
 
+void x86_setup__guard_low(void *mem, uint64_t user_page)
+{
+	for (uint64_t a = 0; a < MIB2; a += 0x1000) {
+		uint64_t pte = 0;
+
+		if (a < X86_SETUP_RESERVED)
+			pte = a | PTE_P | PTE_RW;
+		if (user_page && a == (user_page & ~0xfffULL))
+			pte = a | PTE_P | PTE_US; /* read-only for everyone */
+		put64(mem, GUARD_PT_GPA + (a >> 12) * 8, pte);
+	}
+	put64(mem, PD_GPA, GUARD_PT_GPA | PTE_P | PTE_RW | PTE_US);
+}
+
+void x86_setup__syscall(struct kvm_sregs *sregs, uint64_t entry, struct kvm_msr_entry *msrs)
+{
+	/*
+	 * sysret loads CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8 (RPL 3):
+	 * with 0x10 that is X86_SEL_UCODE and X86_SEL_UDATA.
+	 */
+	static_assert(X86_SEL_UCODE == ((0x10 + 16) | 3) && X86_SEL_UDATA == ((0x10 + 8) | 3),
+		      "sysret selectors");
+	sregs->efer |= EFER_SCE;
+	msrs[0] = (struct kvm_msr_entry){.index = MSR_STAR,
+					 .data = (0x10ULL << 48) | ((uint64_t)X86_SEL_KCODE << 32)};
+	msrs[1] = (struct kvm_msr_entry){.index = MSR_LSTAR, .data = entry};
+	msrs[2] = (struct kvm_msr_entry){.index = MSR_CSTAR, .data = entry};
+	msrs[3] = (struct kvm_msr_entry){.index = MSR_SFMASK, .data = SYSCALL_RFLAGS_MASK};
+	msrs[4] = (struct kvm_msr_entry){.index = MSR_FS_BASE, .data = 0};
+}
+
+/* KVM_GET_SUPPORTED_CPUID, grown until it fits; NULL with errno set. */
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
+{
+	errno = 0;
+	for (unsigned n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+
+		if (!cpuid)
+			return NULL;
+		cpuid->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			return cpuid;
+		if (errno != E2BIG) {
+			free(cpuid);
+			return NULL;
+		}
+		free(cpuid);
+	}
+	errno = E2BIG;
+	return NULL;
+}
+
+int x86_setup__xsave(int kvm_fd, struct kvm_sregs *sregs, uint64_t *ret_xcr0)
+{
+	struct kvm_cpuid2 *cpuid = supported_cpuid(kvm_fd);
+	uint64_t xsave = 0, xcr0 = 0;
+
+	if (!cpuid)
+		return errno ? -errno : -ENOMEM;
+	for (unsigned i = 0; i < cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function == 1)
+			xsave = e->ecx & (1u << 26);
+		if (e->function == 0xd && e->index == 0)
+			xcr0 = e->eax | ((uint64_t)e->edx << 32);
+	}
+	free(cpuid);
+	if (!xsave || !(xcr0 & 3)) {
+		*ret_xcr0 = 0;
+		return 0;
+	}
+	/* x87 and SSE; AVX on top; AVX-512's three components only together, with AVX. */
+	xcr0 &= 0x7 | 0xe0;
+	if (!(xcr0 & 4) || (xcr0 & 0xe0) != 0xe0)
+		xcr0 &= 0x7;
+	sregs->cr4 |= CR4_OSXSAVE;
+	*ret_xcr0 = xcr0;
+	return 0;
+}
+
 static void seg(struct kvm_segment *s, uint16_t sel, bool code, unsigned dpl)
 {
 	*s = (struct kvm_segment){
@@ -190,23 +283,11 @@ void x86_setup__sregs(struct kvm_sregs *sregs, bool user)
 
 int x86_setup__cpuid(int kvm_fd, int vcpu_fd)
 {
-	unsigned n = 128;
-	struct kvm_cpuid2 *cpuid;
-	int err = 0;
+	struct kvm_cpuid2 *cpuid = supported_cpuid(kvm_fd);
+	int err;
 
-	for (;;) {
-		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-		if (!cpuid)
-			return -ENOMEM;
-		cpuid->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			break;
-		err = -errno;
-		free(cpuid);
-		if (err != -E2BIG || n >= 4096)
-			return err;
-		n *= 2;
-	}
+	if (!cpuid)
+		return errno ? -errno : -ENOMEM;
 	err = ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	return err;

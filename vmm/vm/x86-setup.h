@@ -47,6 +47,30 @@
  */
 int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio);
 
+/*
+ * Process guests (vmm/linux): map the low 2 MiB with 4 KiB pages (a page
+ * table at 0x8000), supervisor-only but @user_page (read and execute for
+ * ring 3; 0: none) and not present from X86_SETUP_RESERVED on, so a NULL
+ * pointer faults and ring 3 cannot reach the VMM's structures. After
+ * x86_setup__tables.
+ */
+void x86_setup__guard_low(void *mem, uint64_t user_page);
+
+/*
+ * The `syscall` instruction for a process guest: EFER.SCE in @sregs, and
+ * the MSRs (STAR with this GDT's selectors, LSTAR = @entry, SFMASK) for
+ * KVM_SET_MSRS into @ret_msrs (room for X86_SYSCALL_NR_MSRS entries).
+ */
+#define X86_SYSCALL_NR_MSRS 5
+void x86_setup__syscall(struct kvm_sregs *sregs, uint64_t entry, struct kvm_msr_entry *ret_msrs);
+
+/*
+ * XSAVE state for process guests: CR4.OSXSAVE in @sregs and the XCR0 to
+ * load (x87, SSE, and AVX / AVX-512 as KVM's supported CPUID allows), or
+ * 0 (and CR4 untouched) when the CPU has no XSAVE.
+ */
+int x86_setup__xsave(int kvm_fd, struct kvm_sregs *sregs, uint64_t *ret_xcr0);
+
 /* Long-mode special registers: CPL 3 (IOPL set in rflags by the caller) or 0. */
 void x86_setup__sregs(struct kvm_sregs *sregs, bool user);
 
