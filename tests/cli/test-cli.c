@@ -146,7 +146,7 @@ static void test_run_guests(void **state)
 		{"run --guest memwrite --stats -- 4", 0, "checksum 0x", "stats: boot"},
 		{"run --guest nope", 1, "", "no such built-in guest or file"},
 		{"run --guest /etc/passwd", 1, "", "not an ELF file (bad magic)"},
-		{"run --guest /bin/sh", 1, "", "not a static executable"},
+		{"run --guest /bin/sh", 1, "", "dynamically linked (PT_INTERP)"},
 		{"run --guest hello --serial /nonexistent/dir/x", 1, "", "--serial '/nonexistent"},
 		{"run --guest hello --serial /dev/full", 1, "",
 		 "console output to '/dev/full' was lost: No space left on device"},

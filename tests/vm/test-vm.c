@@ -31,8 +31,13 @@
 #include "vm-state.h"
 #include "vm.h"
 
-#define WATCHDOG_MS 20000
-#define SPIN_COUNT "300000000"
+/*
+ * Under the nested lane (QEMU's TCG emulates the spin guest's floating
+ * point in software) the work is a third and the watchdog six times longer.
+ */
+#define NESTED (getenv("NESTED_LANE") != NULL)
+#define WATCHDOG_MS (NESTED ? 120000 : 20000)
+#define SPIN_COUNT (NESTED ? "100000000" : "300000000")
 
 struct guest {
 	struct vm *vm;
@@ -192,8 +197,13 @@ static void check_crash(const char *kind, enum vm_stop_reason reason, const char
 	assert_int_equal(g.stop.reason, reason);
 	if (!strstr(g.stop.what, what))
 		fail_msg("crash %s: '%s' lacks '%s'", kind, g.stop.what, what);
-	assert_true(g.stop.have_regs);
-	assert_true(g.stop.regs.rip >= 0x400000 && g.stop.regs.rip < 0x500000);
+	/* After a triple fault AMD's KVM has reset the vCPU: no registers, and it says so. */
+	if (reason == VM_STOP_TRIPLE_FAULT && !g.stop.have_regs)
+		assert_non_null(strstr(g.stop.what, "registers at the fault are gone"));
+	else
+		assert_true(g.stop.have_regs);
+	if (g.stop.have_regs)
+		assert_true(g.stop.regs.rip >= 0x400000 && g.stop.regs.rip < 0x500000);
 	assert_non_null(strstr(g.out, "about to crash"));
 	assert_null(strstr(g.out, "still alive"));
 	if (!strcmp(kind, "pf"))

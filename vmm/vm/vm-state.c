@@ -95,21 +95,56 @@ static int save_vcpu(struct vm *vm, int fd, struct vcpu_state *s)
 	return err;
 }
 
+/*
+ * Write the saved MSRs whose value differs from the vCPU's now: a fresh
+ * vCPU (a clone's) needs only what the guest changed, and an MSR the host
+ * does not implement (AMD's IA32_DEBUGCTL on some kernels: "Unhandled
+ * WRMSR" in the host's log) is never written with the 0 it already reads.
+ */
+static int restore_msrs(int fd, const struct kvm_msrs *saved)
+{
+	size_t bytes = sizeof(struct kvm_msrs) + saved->nmsrs * sizeof(struct kvm_msr_entry);
+	struct kvm_msrs *now = malloc(bytes), *diff = malloc(bytes);
+	int n, err = 0;
+
+	if (!now || !diff) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(now, saved, bytes);
+	n = ioctl(fd, KVM_GET_MSRS, now);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	diff->nmsrs = 0;
+	for (unsigned i = 0; i < saved->nmsrs; i++)
+		if (i >= (unsigned)n || now->entries[i].data != saved->entries[i].data)
+			diff->entries[diff->nmsrs++] = saved->entries[i];
+	n = diff->nmsrs ? ioctl(fd, KVM_SET_MSRS, diff) : 0;
+	if (n < 0)
+		err = -errno;
+	else if ((unsigned)n != diff->nmsrs)
+		err = -EIO; /* KVM refused MSR diff->entries[n] */
+out:
+	free(now);
+	free(diff);
+	return err;
+}
+
 static int restore_vcpu(int fd, const struct vcpu_state *s)
 {
 	struct kvm_vcpu_events ev = s->events;
-	int n;
+	int err;
 
 	if (ioctl(fd, KVM_SET_SREGS, &s->sregs) || ioctl(fd, KVM_SET_REGS, &s->regs) ||
 	    ioctl(fd, KVM_SET_XSAVE, s->xsave))
 		return -errno;
 	if (s->has_xcrs && ioctl(fd, KVM_SET_XCRS, &s->xcrs))
 		return -errno;
-	n = ioctl(fd, KVM_SET_MSRS, s->msrs);
-	if (n < 0)
-		return -errno;
-	if ((unsigned)n != s->msrs->nmsrs)
-		return -EIO; /* KVM refused MSR s->msrs->entries[n] */
+	err = restore_msrs(fd, s->msrs);
+	if (err)
+		return err;
 	if (ioctl(fd, KVM_SET_MP_STATE, &s->mp))
 		return -errno;
 	if (s->has_lapic && ioctl(fd, KVM_SET_LAPIC, &s->lapic))

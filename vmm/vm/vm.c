@@ -141,6 +141,25 @@ static void stop_with_regs(struct vcpu *c, enum vm_stop_reason reason, const cha
 	vm_set_stop(c->vm, c, &s);
 }
 
+/*
+ * A triple fault. Some KVMs (AMD SVM: the shutdown intercept) have reset the
+ * vCPU by the time userspace sees it: its registers are the reset vector's,
+ * not the guest's at the fault, and are not reported as if they were.
+ */
+static void stop_shutdown(struct vcpu *c)
+{
+	struct vm_stop s = {.reason = VM_STOP_TRIPLE_FAULT, .cpu = c->id};
+	bool reset;
+
+	s.have_regs = !ioctl(c->fd, KVM_GET_REGS, &s.regs) && !ioctl(c->fd, KVM_GET_SREGS, &s.sregs);
+	reset = s.have_regs && !(s.sregs.cr0 & 1) && s.sregs.cs.selector == 0xf000;
+	snprintf(s.what, sizeof(s.what), "triple fault on vCPU %u: an exception could not be "
+		 "delivered (KVM_EXIT_SHUTDOWN)%s", c->id,
+		 reset ? "; KVM reset the vCPU, so its registers at the fault are gone" : "");
+	s.have_regs &= !reset;
+	vm_set_stop(c->vm, c, &s);
+}
+
 static void stop_error(struct vcpu *c, int err, const char *what)
 {
 	struct vm_stop s = {.reason = VM_STOP_ERROR, .err = err, .cpu = c->id};
@@ -559,9 +578,7 @@ static bool handle_exit(struct vcpu *c)
 		count_exit(c, VM_EXITS_INTR);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		snprintf(what, sizeof(what), "triple fault on vCPU %u: an exception could not "
-			 "be delivered (KVM_EXIT_SHUTDOWN)", c->id);
-		stop_with_regs(c, VM_STOP_TRIPLE_FAULT, what);
+		stop_shutdown(c);
 		return true;
 	case KVM_EXIT_INTERNAL_ERROR:
 		snprintf(what, sizeof(what), "unhandled exit on vCPU %u: KVM internal error, "
