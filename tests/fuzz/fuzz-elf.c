@@ -33,10 +33,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* [from, to) is all CANARY; memcmp a page at a time, byte loops are slow under ASan. */
 static void check_untouched(size_t from, size_t to)
 {
-	for (size_t i = from; i < to; i++)
-		FUZZ_CHECK(mem[i] == CANARY, "guest byte 0x%zx written", i);
+	static uint8_t canary[4096];
+
+	if (!canary[0])
+		memset(canary, CANARY, sizeof(canary));
+	for (size_t off = from; off < to; off += sizeof(canary)) {
+		size_t n = to - off < sizeof(canary) ? to - off : sizeof(canary);
+
+		if (memcmp(mem + off, canary, n))
+			for (size_t i = off; i < off + n; i++)
+				FUZZ_CHECK(mem[i] == CANARY, "guest byte 0x%zx written", i);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

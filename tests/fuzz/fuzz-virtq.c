@@ -73,6 +73,8 @@ static void check_written(const struct virtq *q)
 {
 	uint64_t lo = q->used_gpa, hi = lo + 6 + 8ull * q->num;
 
+	if (!memcmp(g, before, lo) && !memcmp(g + hi, before + hi, MEM - hi))
+		return; /* the fast path: byte loops are slow under ASan */
 	for (uint64_t i = 0; i < MEM; i++)
 		FUZZ_CHECK(g[i] == before[i] || (i >= lo && i < hi),
 			   "guest byte 0x%llx written outside the used ring",
