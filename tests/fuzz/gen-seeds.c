@@ -87,6 +87,31 @@ static void json_seeds(void)
 	seed_str("fuzz-json", "long-utf8-cmd", big);
 }
 
+/* What one control socket client sends (fuzz-api.c). */
+static void api_seeds(void)
+{
+	static char buf[12000];
+	size_t n;
+
+	seed_str("fuzz-api", "requests",
+		 "{\"cmd\":\"echo\",\"x\":1,\"s\":\"\\u00e9\",\"b\":true,\"z\":null}\n"
+		 "\n\r\n{\"cmd\":\"fail\"}\r\n{\"cmd\":\"busy\"}\n{\"vm\":0}\n{\"cmd\":1}\n"
+		 "{\"cmd\":\"ok\",\"ok\":1,\"error\":2}\n  {\"cmd\":\"stats\"}  \n{bad\n");
+	/* An over-long line, answered once, then a request after it. */
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"cmd\":\"");
+	memset(buf + n, 'a', 5000);
+	n += 5000;
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"}\n{\"cmd\":\"echo\"}\n");
+	seed("fuzz-api", "long-line", buf, n);
+	/* A failure quoting the command, truncated inside a 4-byte character (issue 12, 6). */
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"cmd\":\"f");
+	while (n < 300)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\xf0\x9f\x98\x80");
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"}\n");
+	seed("fuzz-api", "fail-utf8", buf, n);
+	seed_str("fuzz-api", "bad-unterminated", "{\"cmd\":\"echo\"}");
+}
+
 struct elf_image {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[3];
@@ -368,6 +393,7 @@ int main(int argc, char **argv)
 	if (mkdir(root, 0755) && errno != EEXIST)
 		die("%s: %s", root, strerror(errno));
 	json_seeds();
+	api_seeds();
 	elf_seeds();
 	state_seeds();
 	snapfile_seeds();
