@@ -28,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * one accepted, so a seed that stops reaching the code behind the checks
  * fails its test.
  */
-__attribute__((weak)) char fuzz_reject[256];
+__attribute__((weak)) char fuzz_reject[512];
 
 #define FUZZ_ACCEPT() (fuzz_reject[0] = '\0')
 #define FUZZ_REJECT(...) snprintf(fuzz_reject, sizeof(fuzz_reject), __VA_ARGS__)
