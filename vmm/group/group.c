@@ -300,18 +300,19 @@ static int snapshot_member(struct member *m, const char *path, bool hcall,
 	int err;
 
 	*ret_went_on = false;
-	err = vm__snapshot_begin(m->vm, path, &s, msg, msg_len);
-	if (err)
-		return err;
+	/* Before the capture: the snapshot's vCPU state has the call returning 0. */
 	if (hcall) {
 		err = vm__set_hcall_result(m->vm, m->stop.cpu, 0);
 		if (err) {
-			vm_snapshot__abort(s);
 			snprintf(msg, msg_len, "setting the hypercall result: %s", strerror(-err));
 			return err;
 		}
-		vm__rearm(m->vm);
 	}
+	err = vm__snapshot_begin(m->vm, path, &s, msg, msg_len);
+	if (err)
+		return err; /* the caller sets the result it will see instead */
+	if (hcall)
+		vm__rearm(m->vm);
 	if (!m->user_paused)
 		vm__resume(m->vm);
 	*ret_went_on = true;
