@@ -356,11 +356,9 @@ static int reset_locked(struct mm_space *space, unsigned flags, bool protect,
 
 		if (pte->flags & PTE_WP)
 			continue;
-		err = uffd__protect(pool, space->hva + (space->dirty[i] << MM_PAGE_SHIFT),
-				    MM_PAGE_SIZE, true);
+		err = map__protect(space, space->dirty[i], 1, true);
 		if (err)
 			return err;
-		pte->flags |= PTE_WP;
 	}
 	/* Pinned and unshared pages stay on the list, compacted to its front. */
 	uint64_t kept = 0;

@@ -46,14 +46,10 @@ static void *page_addr(struct mm_space *space, uint64_t gfn)
 
 static int wp_page_reuse(struct mm_space *space, uint64_t gfn)
 {
-	struct mm_pte *pte = &space->ptes[gfn];
-	int err;
+	int err = map__protect(space, gfn, 1, false); /* checks the frame is ours alone */
 
-	map__warn_unless_private(space, gfn); /* the guest writes it next */
-	err = uffd__protect(space->pool, page_addr(space, gfn), MM_PAGE_SIZE, false);
 	if (err)
 		return err;
-	pte->flags &= ~PTE_WP;
 	map__mark_dirty(space, gfn);
 	STAT_INC(space, reuses);
 	return 0;
@@ -88,13 +84,10 @@ static int wp_large_reuse(struct mm_space *space, uint64_t gfn)
 	uint64_t gbase = gfn & ~(MM_LARGE_PAGES - 1);
 	int err;
 
-	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++)
-		map__warn_unless_private(space, gbase + i);
-	err = uffd__protect(space->pool, page_addr(space, gbase), MM_LARGE_SIZE, false);
+	err = map__protect(space, gbase, MM_LARGE_PAGES, false);
 	if (err)
 		return err;
 	for (uint64_t i = 0; i < MM_LARGE_PAGES; i++) {
-		space->ptes[gbase + i].flags &= ~PTE_WP;
 		space->ptes[gbase + i].flags |= PTE_EXCL;
 		map__mark_dirty(space, gbase + i);
 	}

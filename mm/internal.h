@@ -158,6 +158,7 @@ int uffd__open(struct mm_pool *pool, uffd_handler_fn handler);
 void uffd__close(struct mm_pool *pool);
 int uffd__register(struct mm_pool *pool, void *addr, uint64_t len);
 int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp);
+bool uffd__wp_per_vma(struct mm_pool *pool);
 int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len);
 
 /* pool.c: frames and ranges. Calls nothing in mm. */
@@ -188,6 +189,7 @@ void map__drop(struct mm_space *space, uint64_t gfn);
 int map__discard(struct mm_space *space, uint64_t gfn, uint64_t n);
 void map__warn_unless_private(struct mm_space *space, uint64_t gfn);
 void map__mark_dirty(struct mm_space *space, uint64_t gfn);
+int map__protect(struct mm_space *space, uint64_t gfn, uint64_t n, bool wp);
 int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__remap(struct mm_space *space, uint64_t gfn, uint64_t n);
 int map__protect_all(struct mm_space *space);

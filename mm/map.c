@@ -288,8 +288,65 @@ static bool needs_wp(const struct mm_space *space, const struct mm_pte *pte)
 }
 
 /*
+ * One UFFDIO_WRITEPROTECT over gfn..gfn+n, which should lie in one VMA. If
+ * the kernel still finds a VMA boundary inside (-ENOENT: a merge we counted
+ * on did not happen), halve the range until each piece fits. The kernel
+ * looks the VMA up before it changes anything, so a refused call changed
+ * nothing and PTE_WP stays exact.
+ */
+static int protect_one_vma(struct mm_space *space, uint64_t gfn, uint64_t n, bool wp)
+{
+	int err = uffd__protect(space->pool, space->hva + (gfn << MM_PAGE_SHIFT),
+				n << MM_PAGE_SHIFT, wp);
+
+	if (!err) {
+		for (uint64_t g = gfn; g < gfn + n; g++) {
+			if (wp)
+				space->ptes[g].flags |= PTE_WP;
+			else
+				space->ptes[g].flags &= ~PTE_WP;
+		}
+		return 0;
+	}
+	if (err != -ENOENT || n == 1 || !uffd__wp_per_vma(space->pool))
+		return err;
+	err = protect_one_vma(space, gfn, n / 2, wp);
+	return err ? err : protect_one_vma(space, gfn + n / 2, n - n / 2, wp);
+}
+
+/*
+ * Set (@wp) or clear the write protection of gfn..gfn+n and PTE_WP with it;
+ * clearing wakes the threads waiting there. Every UFFDIO_WRITEPROTECT of mm
+ * goes through here. Kernels before 6.4 (Debian 12's 6.1) refuse one that
+ * spans VMAs (uffd.c): there it is split where the memfd offsets of
+ * neighbouring pages are not contiguous - the only places a space's mapping
+ * can break into VMAs, since the kernel merges contiguous neighbours (and
+ * at the space's edges, which no range crosses). On failure PTE_WP still
+ * says what the kernel did: the runs done before it keep their new state.
+ */
+int map__protect(struct mm_space *space, uint64_t gfn, uint64_t n, bool wp)
+{
+	/* The guest may write these pages now: each must be the space's alone. */
+	for (uint64_t g = gfn; !wp && g < gfn + n; g++)
+		map__warn_unless_private(space, g);
+	if (!uffd__wp_per_vma(space->pool))
+		return protect_one_vma(space, gfn, n, wp);
+	for (uint64_t g = gfn; g < gfn + n;) {
+		uint64_t s = g++;
+
+		while (g < gfn + n && space->ptes[g].pfn == space->ptes[g - 1].pfn + 1)
+			g++;
+		int err = protect_one_vma(space, s, g - s, wp);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
  * Set the write protection of gfn..gfn+n to what each entry needs (see
- * needs_wp); everything else is writable. One ioctl per run of changes.
+ * needs_wp); everything else is writable. One call per run of changes.
  */
 int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n)
 {
@@ -307,20 +364,10 @@ int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n)
 		while (g < end && needs_wp(space, &space->ptes[g]) == want &&
 		       !!(space->ptes[g].flags & PTE_WP) == have)
 			g++;
-		int err = uffd__protect(space->pool, space->hva + (s << MM_PAGE_SHIFT),
-					(g - s) << MM_PAGE_SHIFT, want);
+		int err = map__protect(space, s, g - s, want);
 
 		if (err)
 			return err;
-		for (uint64_t i = s; i < g; i++) {
-			if (want) {
-				space->ptes[i].flags |= PTE_WP;
-			} else {
-				/* The guest may write it now: it must be the space's alone. */
-				map__warn_unless_private(space, i);
-				space->ptes[i].flags &= ~PTE_WP;
-			}
-		}
 	}
 	return 0;
 }
@@ -333,15 +380,7 @@ int map__protect_unshared(struct mm_space *space, uint64_t gfn, uint64_t n)
  */
 int map__protect_all(struct mm_space *space)
 {
-	uint64_t len = space->npages << MM_PAGE_SHIFT;
-	int err;
-
-	err = uffd__protect(space->pool, space->hva, len, true);
-	if (err)
-		return err;
-	for (uint64_t g = 0; g < space->npages; g++)
-		space->ptes[g].flags |= PTE_WP;
-	return 0;
+	return map__protect(space, 0, space->npages, true);
 }
 
 /* Map ptes[gfn..gfn+n) as they say, one mmap per run of contiguous frames. */

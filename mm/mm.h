@@ -203,8 +203,19 @@ struct mm_uffd_caps {
 	bool wp_unpopulated;  /* UFFD_FEATURE_WP_UNPOPULATED */
 	bool wp_async;	      /* UFFD_FEATURE_WP_ASYNC */
 	bool move;	      /* UFFDIO_MOVE */
+	/*
+	 * mm's fallbacks: wp_per_vma when one UFFDIO_WRITEPROTECT may not span
+	 * VMAs (kernels before 6.4) - mm then issues one per VMA. Forced on any
+	 * kernel by MM_UFFD_FALLBACK=1 in the environment (a test knob).
+	 */
+	bool wp_per_vma;
+	bool fallback_forced;
 };
-/* Probe; mm needs open_err, wp_shmem_err and wp_multi_vma_err all 0. */
+/*
+ * Probe (once per process; later calls return the same answer). mm needs
+ * open_err and wp_shmem_err 0 (Linux 5.19+); a wp_multi_vma_err only costs
+ * more ioctls (wp_per_vma).
+ */
 void mm_probe_uffd(struct mm_uffd_caps *ret_caps);
 
 #endif

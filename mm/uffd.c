@@ -22,6 +22,25 @@
  * write fault read is handed to the handler, never dropped (fault.c's
  * fault__handle leaves a writer it cannot serve asleep and reports it).
  *
+ * Kernel versions. What mm needs, and what it does on a kernel without it
+ * (probed once per process, uffd_probe_once; README "Host kernel"):
+ *   - userfaultfd write-protect on shmem (UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+ *     5.19): required. Without it mm_pool_create fails with -EOPNOTSUPP.
+ *   - /dev/userfaultfd (6.1): only where the syscall is refused
+ *     (vm.unprivileged_userfaultfd=0 without CAP_SYS_PTRACE).
+ *   - one UFFDIO_WRITEPROTECT over several VMAs (6.4, "mm/userfaultfd:
+ *     support WP on multiple VMAs"): 6.1's mwriteprotect_range looks up one
+ *     VMA and fails the call with -ENOENT otherwise. Fallback: map.c
+ *     (map__protect) splits every call into runs of contiguous memfd
+ *     offsets, each one VMA. uffd__wp_per_vma tells it to.
+ *   - WP_UNPOPULATED (6.4), WP_ASYNC (6.7), UFFDIO_MOVE (6.8), UFFDIO_CONTINUE
+ *     (5.13 shmem): not used. shmem keeps a write-protect marker on a hole
+ *     without WP_UNPOPULATED (that flag is for anonymous memory); mm_probe_uffd
+ *     reports them for `vmm doctor` only.
+ * MM_UFFD_FALLBACK=1 in the environment forces every fallback on a kernel
+ * that does not need it (read once per process): the tests run the suites
+ * that way too, so the 6.1 paths are tested on a new kernel.
+ *
  * Layer: the bottom, beside pool.c. Calls nothing else in mm: the fault
  * thread reaches the fault path only through the handler it was given
  * (mm_pool_create passes fault__handle), so there is no call cycle.
@@ -35,6 +54,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -42,8 +62,11 @@
 
 #define SPIN_READS 200
 
+static const struct mm_uffd_caps *uffd_probe_once(void);
+
 struct mm_uffd {
 	int fd;
+	bool wp_per_vma; /* one UFFDIO_WRITEPROTECT may not span VMAs */
 	int stop_fd; /* eventfd: tells the fault thread to exit */
 	pthread_t thread;
 	bool thread_started;
@@ -123,6 +146,7 @@ int uffd__open(struct mm_pool *pool, uffd_handler_fn handler)
 
 	if (!u)
 		return -ENOMEM;
+	u->wp_per_vma = uffd_probe_once()->wp_per_vma;
 	u->stop_fd = -1;
 	u->fd = uffd_new();
 	if (u->fd < 0) {
@@ -200,6 +224,11 @@ int uffd__protect(struct mm_pool *pool, void *addr, uint64_t len, bool wp)
 	return ioctl(pool->uffd->fd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
 }
 
+bool uffd__wp_per_vma(struct mm_pool *pool)
+{
+	return pool->uffd->wp_per_vma;
+}
+
 int uffd__wake(struct mm_pool *pool, void *addr, uint64_t len)
 {
 	struct uffdio_range r = {.start = (uintptr_t)addr, .len = len};
@@ -245,7 +274,7 @@ out:
 		close(memfd);
 }
 
-void mm_probe_uffd(struct mm_uffd_caps *ret_caps)
+static void probe_uffd(struct mm_uffd_caps *ret_caps)
 {
 	struct uffdio_api all = {.api = UFFD_API};
 	struct uffdio_api wp = {
@@ -275,4 +304,34 @@ void mm_probe_uffd(struct mm_uffd_caps *ret_caps)
 	else
 		ret_caps->wp_shmem_err = -errno;
 	close(fd);
+}
+
+/* Fallbacks forced for tests (MM_UFFD_FALLBACK set, not "0"). */
+static bool fallback_forced(void)
+{
+	const char *v = getenv("MM_UFFD_FALLBACK");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static struct mm_uffd_caps probed;
+
+static void probe_init(void)
+{
+	probe_uffd(&probed);
+	probed.fallback_forced = fallback_forced();
+	probed.wp_per_vma = probed.wp_multi_vma_err != 0 || probed.fallback_forced;
+}
+
+/* What this kernel offers, probed on first use; the same answer afterwards. */
+static const struct mm_uffd_caps *uffd_probe_once(void)
+{
+	pthread_once(&probe_once, probe_init);
+	return &probed;
+}
+
+void mm_probe_uffd(struct mm_uffd_caps *ret_caps)
+{
+	*ret_caps = *uffd_probe_once();
 }

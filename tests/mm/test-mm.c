@@ -951,6 +951,120 @@ static void test_vma_economy(void **state)
 	fx_finish(f);
 }
 
+
+/*
+ * The VMAs the kernel keeps inside a space's mapping start exactly where the
+ * memfd offsets of neighbouring pages stop being contiguous. mm's fallback
+ * for kernels that cannot write-protect across VMAs (6.1) splits every
+ * UFFDIO_WRITEPROTECT there (map__protect), so this is what it relies on.
+ */
+static void assert_vmas_follow_table(struct mm_space *s)
+{
+	uintptr_t lo = (uintptr_t)mm_space_hva(s), hi = lo + mm_space_size(s);
+	uint64_t npages = mm_space_size(s) / PAGE, nwant = 0, ngot = 0;
+	uint64_t *want = calloc(npages, sizeof(*want)), *got = calloc(npages, sizeof(*got));
+	uint64_t prev = 0;
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "re");
+
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_non_null(maps);
+	for (uint64_t g = 0; g < npages; g++) {
+		uint64_t pfn = page_info(s, g * PAGE).pfn;
+
+		if (g == 0 || pfn != prev + 1)
+			want[nwant++] = g;
+		prev = pfn;
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx", &start, &end) != 2 || end <= lo || start >= hi)
+			continue;
+		got[ngot++] = ((start < lo ? lo : start) - lo) / PAGE;
+	}
+	fclose(maps);
+	for (uint64_t i = 0; i < nwant || i < ngot; i++)
+		if (i >= nwant || i >= ngot || want[i] != got[i])
+			fail_msg("VMA %llu of the space starts at gfn %lld, mm's table says %lld "
+				 "(%llu VMAs, %llu runs)",
+				 (unsigned long long)i, i < ngot ? (long long)got[i] : -1LL,
+				 i < nwant ? (long long)want[i] : -1LL, (unsigned long long)ngot,
+				 (unsigned long long)nwant);
+	free(want);
+	free(got);
+}
+
+/*
+ * A fragmented space (scattered copies in a clone, a discard) is cloned and
+ * snapshot-protected, as a whole and in parts: every write-protect spans many
+ * VMAs. Run with MM_UFFD_FALLBACK=1 (meson test mm-fallback) too, and on a
+ * 6.1 kernel, where each is split per VMA.
+ */
+static uint32_t across_child_tag(uint64_t g)
+{
+	if (g >= 512 && g < 519)
+		return 0; /* discarded */
+	return g % 3 ? 0x100 + (uint32_t)g : 0x9000 + (uint32_t)g;
+}
+
+static void test_wp_across_vmas(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t npages = 1024;
+	struct mm_space *p, *c, *gc;
+	struct mm_uffd_caps caps;
+	struct snap_log *l = calloc(1, sizeof(*l));
+	unsigned saved = 0;
+
+	mm_probe_uffd(&caps);
+	fprintf(stderr, "# write-protect across VMAs: %s; mm splits per VMA: %s%s\n",
+		caps.wp_multi_vma_err ? strerror(-caps.wp_multi_vma_err) : "ok",
+		caps.wp_per_vma ? "yes" : "no", caps.fallback_forced ? " (forced)" : "");
+	fx_pool(f, NULL);
+	p = fx_space(f, npages * PAGE);
+	guest_fill_seq(p, 0, npages, 0x100);
+	c = fx_clone(f, p, 0);
+	for (uint64_t g = 0; g < npages; g += 3)
+		guest_fill(c, g * PAGE, 1, 0x9000 + (uint32_t)g);
+	assert_int_equal(mm_space_discard(c, 512 * PAGE, 7 * PAGE), 0);
+	assert_true(space_stats(c).vmas > 300);
+	assert_vmas_follow_table(c);
+	gc = fx_clone(f, c, MM_CLONE_RESETTABLE); /* write-protects all of c */
+	assert_vmas_follow_table(c);
+	assert_vmas_follow_table(gc);
+	for (uint64_t g = 0; g < npages; g += 2)
+		guest_fill(gc, g * PAGE, 1, 0x7000 + (uint32_t)g);
+	for (uint64_t g = 0; g < npages; g++) {
+		uint32_t ct = across_child_tag(g);
+
+		assert_guest_tag(p, g * PAGE, 0x100 + g);
+		assert_guest_tag(c, g * PAGE, ct);
+		assert_guest_tag(gc, g * PAGE, g % 2 ? ct : 0x7000 + (uint32_t)g);
+	}
+	assert_int_equal(mm_space_reset(gc, 0, NULL), 0);
+	for (uint64_t g = 0; g < npages; g++)
+		assert_guest_tag(gc, g * PAGE, across_child_tag(g));
+	/* Snapshot protection over the fragmented c, then a range of it at once. */
+	assert_non_null(l);
+	assert_int_equal(mm_space_snapshot_begin(c, snap_fn, l), 0);
+	assert_int_equal(mm_space_snapshot_range(c, 100, 600, NULL), 0);
+	guest_fill(c, 50 * PAGE, 1, 0x55);
+	guest_fill(c, 800 * PAGE, 1, 0x66);
+	assert_int_equal(mm_space_snapshot_end(c), 0);
+	for (uint64_t g = 0; g < npages; g++)
+		saved += SEEN(l->calls[g]);
+	assert_int_equal(saved, 602);
+	assert_int_equal(SEEN(l->tag[800]), across_child_tag(800));
+	free(l);
+	assert_guest_tag(c, 50 * PAGE, 0x55);
+	assert_guest_tag(c, 800 * PAGE, 0x66);
+	assert_guest_tag(p, 50 * PAGE, 0x100 + 50);
+	assert_int_equal(pool_stats(f->pool).fault_errors, 0);
+	fx_finish(f);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -963,7 +1077,7 @@ int main(void)
 		T(test_discard),	      T(test_frame_accounting),
 		T(test_pin_counters),	      T(test_pin_api),
 		T(test_fault_error),	      T(test_reset),		T(test_reset_tracked),
-		T(test_snapshot),	      T(test_vma_economy),
+		T(test_snapshot),	      T(test_vma_economy),	T(test_wp_across_vmas),
 	};
 
 	return cmocka_run_group_tests_name("mm", tests, NULL, NULL);

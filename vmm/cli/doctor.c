@@ -142,11 +142,16 @@ static void check_uffd(struct doctor_check *checks, unsigned *n)
 		return;
 	}
 	if (caps.wp_multi_vma_err) {
-		set(c, DOCTOR_FAIL, "write-protect across VMAs unavailable (kernel too old): %s",
-		    strerror(-caps.wp_multi_vma_err));
+		set(c, DOCTOR_WARN,
+		    "write-protect across VMAs unavailable (%s; kernel before 6.4): mm's fallback "
+		    "write-protects one VMA per call (more ioctls on a fragmented guest); "
+		    "WP_UNPOPULATED %s, WP_ASYNC %s, MOVE %s (not needed)",
+		    strerror(-caps.wp_multi_vma_err), caps.wp_unpopulated ? "yes" : "no",
+		    caps.wp_async ? "yes" : "no", caps.move ? "yes" : "no");
 		return;
 	}
-	set(c, DOCTOR_OK, "write-protect on shmem ok; WP_UNPOPULATED %s, WP_ASYNC %s, MOVE %s",
+	set(c, DOCTOR_OK, "write-protect on shmem ok%s; WP_UNPOPULATED %s, WP_ASYNC %s, MOVE %s",
+	    caps.fallback_forced ? " (MM_UFFD_FALLBACK: fallbacks forced)" : "",
 	    caps.wp_unpopulated ? "yes" : "no", caps.wp_async ? "yes" : "no",
 	    caps.move ? "yes" : "no");
 }
