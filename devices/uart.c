@@ -30,10 +30,19 @@ void uart__init(struct uart *u, int out_fd)
 	u->line_start = true;
 }
 
+/*
+ * Every UART's output goes through one lock: several VMs (a guest and its
+ * clones) often share one output file, and write() calls from threads of
+ * one process on a shared regular file can land at the same offset (seen
+ * with memfds: lines overwritten), so lines would be lost.
+ */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void write_all(struct uart *u, const void *data, size_t len)
 {
 	size_t off = 0;
 
+	pthread_mutex_lock(&out_lock);
 	while (off < len && u->out_fd >= 0 && !u->write_err) {
 		ssize_t n = write(u->out_fd, (const char *)data + off, len - off);
 
@@ -44,6 +53,7 @@ static void write_all(struct uart *u, const void *data, size_t len)
 		else
 			off += (size_t)n;
 	}
+	pthread_mutex_unlock(&out_lock);
 }
 
 static int flush_locked(struct uart *u)
