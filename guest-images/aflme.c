@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * aflme: a `vmm afl` target. Built with -fsanitize-coverage=trace-pc, so
+ * guest-cov.c records its edges; guest_cov_ready() is its snapshot point
+ * (HC_FUZZ_READY naming the input buffer and the coverage map). The input:
+ *   "VMM!"...  the magic, compared one byte at a time as real parsers do:
+ *              a crash (a write to an unmapped address: SIGSEGV). Coverage
+ *              leads a fuzzer there byte by byte; without it the odds are
+ *              2^-32 a try
+ *   "HANG"...  loops forever (one 32-bit compare: no fuzzer stumbles on it)
+ *   "SMSH"...  overwrites its own return address: a crash on return
+ *   "ABRT"...  ud2, the way abort() ends a freestanding program (SIGILL)
+ * Anything else is parsed harmlessly (a few branches on the bytes) and
+ * reported done with HC_FUZZ_DONE. Outside `vmm afl`/`vmm fuzz` it says
+ * so and exits 0.
+ */
+#include "guest-cov.h"
+#include "guest.h"
+
+#define INPUT_MAX 4096
+
+static uint8_t input[INPUT_MAX] __attribute__((aligned(4096)));
+
+static uint32_t word(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static __attribute__((noinline)) void check_magic(const uint8_t *in)
+{
+	if (in[0] == 'V')
+		if (in[1] == 'M')
+			if (in[2] == 'M')
+				if (in[3] == '!')
+					*(volatile uint64_t *)0xead00000000ULL = 1; /* unmapped */
+}
+
+static __attribute__((noinline)) void smash(void)
+{
+	/* The frame pointer this forces is where the return address sits above. */
+	volatile uint64_t *frame = __builtin_frame_address(0);
+
+	frame[1] = 0x4141414141414141ULL; /* non-canonical: #GP on return */
+}
+
+static __attribute__((noinline)) uint64_t classes(const uint8_t *in, uint64_t len)
+{
+	uint64_t digits = 0, upper = 0, other = 0;
+
+	for (uint64_t i = 0; i < len && i < 64; i++) {
+		if (in[i] >= '0' && in[i] <= '9')
+			digits++;
+		else if (in[i] >= 'A' && in[i] <= 'Z')
+			upper++;
+		else
+			other++;
+	}
+	return digits << 16 | upper << 8 | other;
+}
+
+int guest_main(const struct guest_boot *boot)
+{
+	int64_t len = guest_cov_ready(input, sizeof(input));
+
+	(void)boot;
+	if (len < 0) {
+		puts_uart("aflme: no input (run me with vmm afl)\n");
+		return 0;
+	}
+	if (len >= 4) {
+		switch (word(input)) {
+		case 0x474e4148: /* "HANG" */
+			for (;;)
+				__asm__ volatile("pause");
+		case 0x48534d53: /* "SMSH" */
+			smash();
+			break;
+		case 0x54524241: /* "ABRT" */
+			__builtin_trap();
+		}
+		check_magic(input);
+	}
+	hcall(HC_FUZZ_DONE, classes(input, (uint64_t)len), 0, 0);
+	return 0;
+}
