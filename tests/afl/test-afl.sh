@@ -28,7 +28,7 @@ export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINIT
 	AFL_NO_UI=1 AFL_QUIET=1 AFL_FORKSRV_INIT_TMOUT=60000
 unset AFL_SKIP_BIN_CHECK
 budget=40
-[ -n "${NESTED_LANE:-}" ] && budget=150
+[ -n "${NESTED_LANE:-}" ] && budget=120
 w=$(mktemp -d /tmp/test-afl.XXXXXX) || fail "mktemp"
 trap 'rm -rf "$w"' EXIT
 mkdir "$w/in" "$w/one" "$w/hang" "$w/bad"

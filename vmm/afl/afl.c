@@ -177,6 +177,20 @@ static int ready_child(struct afl *a, uint32_t was_killed)
 	return err;
 }
 
+static void write_stats(struct afl *a, double t0)
+{
+	FILE *f;
+
+	if (!a->cfg->stats_path)
+		return;
+	a->sum.secs = clock_now_s() - t0;
+	f = fopen(a->cfg->stats_path, "we");
+	if (f) {
+		afl__print_summary(f, &a->sum);
+		fclose(f);
+	}
+}
+
 /* One run afl-fuzz asked for: pid, run, map, status, reset. */
 static int serve_one(struct afl *a, uint32_t was_killed)
 {
@@ -306,8 +320,15 @@ int afl__serve(const struct afl_config *cfg, struct afl_summary *ret_summary, ch
 	if (err && !ret_msg[0])
 		snprintf(ret_msg, msg_len, "the fork-server handshake: %s", strerror(-err));
 	t0 = clock_now_s();
+	double last = t0;
+
 	while (!err && !quit) {
 		uint32_t was_killed;
+
+		if (clock_now_s() - last >= 1) {
+			write_stats(&a, t0);
+			last = clock_now_s();
+		}
 
 		err = afl_fsrv__next(&a.fsrv, &was_killed);
 		if (err == -EINTR) { /* SIGTERM (the loop ends) or another signal */
@@ -324,7 +345,7 @@ int afl__serve(const struct afl_config *cfg, struct afl_summary *ret_summary, ch
 			snprintf(ret_msg, msg_len, "run %llu: %s",
 				 (unsigned long long)a.sum.execs + 1, strerror(-err));
 	}
-	a.sum.secs = clock_now_s() - t0;
+	write_stats(&a, t0);
 	teardown(&a);
 	if (ret_summary)
 		*ret_summary = a.sum;

@@ -30,6 +30,9 @@ struct afl_config {
 	struct fuzz_config fuzz;	/* the guest, booted to its snapshot point */
 	const char *map_out;		/* one-shot mode: write the run's map here */
 	int timeout_ms;			/* one-shot mode: the run's budget (<= 0: 1 s) */
+	const char *stats_path;		/* NULL, or a file rewritten with the summary line
+					   every second and at the end (afl-fuzz
+					   ends its fork server with SIGKILL) */
 };
 
 struct afl_summary {

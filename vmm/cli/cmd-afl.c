@@ -65,7 +65,7 @@ static void afl_help(void)
 	       "  --cpus N            vCPUs (default 1)\n"
 	       "  --serial FILE       the guest's console (default: discarded)\n"
 	       "  --ready-timeout MS  to reach the snapshot point (default 10000)\n"
-	       "  --stats FILE        append a summary line when afl-fuzz quits\n"
+	       "  --stats FILE        keep a summary line there (rewritten every second)\n"
 	       "  --timeout MS        without afl-fuzz: the run's budget (default 1000)\n"
 	       "  --map FILE          without afl-fuzz: write the run's coverage map\n\n"
 	       "Exit status: 0 ok; 1 the VMM failed; without afl-fuzz the guest's exit\n"
@@ -176,24 +176,13 @@ static int one_shot(const struct afl_config *cfg)
 	}
 }
 
-static int serve(const struct afl_config *cfg, const char *stats)
+static int serve(const struct afl_config *cfg)
 {
-	struct afl_summary sum;
 	char msg[256];
-	int err = afl__serve(cfg, &sum, msg, sizeof(msg));
+	int err = afl__serve(cfg, NULL, msg, sizeof(msg));
 
 	if (err)
 		fprintf(stderr, "vmm afl: %s\n", msg);
-	if (stats) {
-		FILE *f = fopen(stats, "ae");
-
-		if (f) {
-			afl__print_summary(f, &sum);
-			fclose(f);
-		} else {
-			fprintf(stderr, "vmm afl: --stats '%s': %s\n", stats, strerror(errno));
-		}
-	}
 	return err ? EXIT_FAILED : 0;
 }
 
@@ -227,11 +216,11 @@ int cmd_afl(int argc, char **argv)
 		.fuzz = {.mem_size = o.mem, .nr_cpus = o.cpus, .serial_fd = serial_fd,
 			 .image = img.data, .image_size = img.size, .cmdline = o.cmdline,
 			 .ready_timeout_ms = o.ready_ms},
-		.map_out = o.map, .timeout_ms = o.timeout_ms,
+		.map_out = o.map, .timeout_ms = o.timeout_ms, .stats_path = o.stats,
 	};
 
 	if (fcntl(AFL_FORKSRV_FD, F_GETFD) >= 0 && fcntl(AFL_FORKSRV_FD + 1, F_GETFD) >= 0)
-		status = serve(&cfg, o.stats);
+		status = serve(&cfg);
 	else
 		status = one_shot(&cfg);
 	if (serial_fd >= 0)

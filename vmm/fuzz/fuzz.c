@@ -8,7 +8,9 @@
  * Invariants:
  * - Between fuzz__run calls the clone is paused, its memory and vCPU state
  *   exactly the snapshot point's (reset at the end of every run), and its
- *   stop is cleared only right before it resumes.
+ *   stop is cleared only right before it resumes. Between fuzz__exec and
+ *   fuzz__reset it is paused where the run stopped (f->pending); no run
+ *   starts until the reset is done.
  * - The input buffer [gpa, gpa + max) was checked to lie inside guest RAM
  *   when the guest named it; inputs are written through that range only.
  * - A failed reset or restore poisons the instance (f->broken): no input
