@@ -10,9 +10,10 @@
  *   "HANG"...  loops forever (one 32-bit compare: no fuzzer stumbles on it)
  *   "SMSH"...  overwrites its own return address: a crash on return
  *   "ABRT"...  ud2, the way abort() ends a freestanding program (SIGILL)
- * Anything else is parsed harmlessly (a few branches on the bytes) and
- * reported done with HC_FUZZ_DONE. Outside `vmm afl`/`vmm fuzz` it says
- * so and exits 0.
+ * Anything else is done (HC_FUZZ_DONE with the length). Nothing else
+ * branches on the input: every new edge a fuzzer sees is a step towards
+ * the magic, so a short fuzzing budget (the tests') is enough. Outside
+ * `vmm afl`/`vmm fuzz` it says so and exits 0.
  */
 #include "guest-cov.h"
 #include "guest.h"
@@ -43,21 +44,6 @@ static __attribute__((noinline)) void smash(void)
 	frame[1] = 0x4141414141414141ULL; /* non-canonical: #GP on return */
 }
 
-static __attribute__((noinline)) uint64_t classes(const uint8_t *in, uint64_t len)
-{
-	uint64_t digits = 0, upper = 0, other = 0;
-
-	for (uint64_t i = 0; i < len && i < 64; i++) {
-		if (in[i] >= '0' && in[i] <= '9')
-			digits++;
-		else if (in[i] >= 'A' && in[i] <= 'Z')
-			upper++;
-		else
-			other++;
-	}
-	return digits << 16 | upper << 8 | other;
-}
-
 int guest_main(const struct guest_boot *boot)
 {
 	int64_t len = guest_cov_ready(input, sizeof(input));
@@ -84,6 +70,6 @@ int guest_main(const struct guest_boot *boot)
 	 * A fuzzer favours short inputs; none of them must be a dead end.
 	 */
 	check_magic(input);
-	hcall(HC_FUZZ_DONE, classes(input, (uint64_t)len), 0, 0);
+	hcall(HC_FUZZ_DONE, (uint64_t)len, 0, 0);
 	return 0;
 }

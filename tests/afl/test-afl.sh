@@ -55,7 +55,7 @@ echo "afl-fuzz exited $rc after $((t1 - t0)) s"
 cat "$w/stats" 2>/dev/null
 grep -E 'execs_done|execs_per_sec|bitmap_cvg|saved_crashes|saved_hangs|stability' "$w/out/default/fuzzer_stats" 2>/dev/null
 crash=$(ls "$w/out/default/crashes"/id:* 2>/dev/null | head -n 1)
-[ -n "$crash" ] || { tail -n 40 "$w/afl.out"; fail "afl-fuzz found no crash in $budget s"; }
+[ -n "$crash" ] || { tail -n 40 "$w/afl.out"; ls "$w/out/default/queue"; fail "afl-fuzz found no crash in $budget s"; }
 head -c 4 "$crash" | grep -q '^VMM!$' || fail "the crash does not start with the magic: $(head -c 16 "$crash" | od -c | head -n 2)"
 "$vmm" afl --guest aflme <"$crash" >/dev/null 2>"$w/replay.err"
 rc=$?
