@@ -51,6 +51,12 @@ struct abi_devtab {
 	uint32_t count;		/* entries that follow, at most ABI_DEV_MAX */
 };
 
+struct abi_fuzz_cov {
+	uint32_t magic;		/* ABI_FUZZ_COV_MAGIC */
+	uint32_t size;		/* bytes, at most ABI_FUZZ_COV_MAX */
+	uint64_t gpa;		/* the map, inside guest RAM */
+};
+
 struct abi_dev {
 	uint32_t type;		/* ABI_DEV_* */
 	uint32_t subtype;	/* virtio: the device ID (2 = block); else 0 */
@@ -74,8 +80,12 @@ struct abi_dev {
 #define HC_TIME_NS 3	 /* host CLOCK_MONOTONIC in ns */
 /*
  * Requests the VMM's controller serves; the VM pauses meanwhile.
- * HC_FUZZ_READY (gpa, max_len): the snapshot point of a fuzzing run; returns
- *   the length of the input the VMM wrote at gpa (-ENOSYS outside `vmm fuzz`).
+ * HC_FUZZ_READY (gpa, max_len[, cov]): the snapshot point of a fuzzing run;
+ *   returns the length of the input the VMM wrote at gpa (-ENOSYS outside
+ *   `vmm fuzz` and `vmm afl`). cov (rdx): 0, or the gpa of a struct
+ *   abi_fuzz_cov naming the guest's coverage map, which `vmm afl` copies
+ *   into afl-fuzz's map after each run (zero it before the call: the map
+ *   at the snapshot point is every run's starting map).
  * HC_FUZZ_DONE (result): this input is done; `vmm fuzz` resets the guest.
  * HC_CLONE: clone this VM; returns the clone's number n >= 1 in the parent,
  *   HC_CLONE_CHILD | n in the clone, or -errno.
@@ -88,6 +98,14 @@ struct abi_dev {
 #define HC_SNAPSHOT 7
 #define HC_CLONE_CHILD (1ULL << 62)
 #define HC_MAX_WRITE 65536
+
+/*
+ * A fuzzing target's coverage map (HC_FUZZ_READY's third argument): @size
+ * bytes at @gpa, AFL's edge-counter layout (one byte per edge, hit counts
+ * wrapping at 256), from 1 byte to ABI_FUZZ_COV_MAX.
+ */
+#define ABI_FUZZ_COV_MAGIC 0x564f4346u /* "FCOV" */
+#define ABI_FUZZ_COV_MAX (8U << 20)    /* AFL's FS_OPT_MAX_MAPSIZE */
 
 #define ABI_EXIT_STATUS_MAX 99
 

@@ -183,6 +183,7 @@ static void account(const struct fuzz_opts *o, const char *name, const void *dat
 	t->reset_ns += r->reset_ns;
 	switch (r->outcome) {
 	case FUZZ_DONE:
+	case FUZZ_CANCELLED: /* no cancel fd here */
 		break;
 	case FUZZ_TIMEOUT:
 		t->timeouts++;

@@ -22,5 +22,6 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_fuzz(int argc, char **argv);
+int cmd_afl(int argc, char **argv);
 
 #endif

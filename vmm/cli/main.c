@@ -26,6 +26,8 @@ static void usage(FILE *out)
 		     "             (vmm run --help for the options)\n"
 		     "  fuzz       run inputs against a guest from its snapshot point:\n"
 		     "             vmm fuzz --guest NAME|PATH --inputs DIR [options]\n"
+		     "  afl        a fork server for AFL++'s afl-fuzz over a guest reset per run:\n"
+		     "             afl-fuzz -i IN -o OUT -- vmm afl --guest NAME|PATH [-- @@]\n"
 		     "  ctl        send requests to a running VMM: vmm ctl SOCKET REQUEST...\n"
 		     "  bench      benchmarks: vmm bench vm [--json] [--quick]\n"
 		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "afl"))
+		return cmd_afl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "fuzz"))
 		return cmd_fuzz(argc - 1, argv + 1);
 	return cmd_usage_error("unknown command", cmd);

@@ -8,7 +8,9 @@
  * Invariants:
  * - Between fuzz__run calls the clone is paused, its memory and vCPU state
  *   exactly the snapshot point's (reset at the end of every run), and its
- *   stop is cleared only right before it resumes.
+ *   stop is cleared only right before it resumes. Between fuzz__exec and
+ *   fuzz__reset it is paused where the run stopped (f->pending); no run
+ *   starts until the reset is done.
  * - The input buffer [gpa, gpa + max) was checked to lie inside guest RAM
  *   when the guest named it; inputs are written through that range only.
  * - A failed reset or restore poisons the instance (f->broken): no input
@@ -20,9 +22,12 @@
  *   range is added for the VMM's own writes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "abi.h"
 #include "clock.h"
@@ -34,10 +39,47 @@ struct fuzz {
 	struct vm_state *snap;	/* the clone's state at the snapshot point */
 	unsigned cpu;		/* the vCPU that called HC_FUZZ_READY */
 	uint64_t gpa, max;
+	uint64_t cov_gpa;	/* the guest's coverage map (abi_fuzz_cov), cov_size 0: none */
+	uint32_t cov_size;
+	int stop_efd;		/* the clone signals it when it stops */
+	int cancel_fd;		/* fuzz__set_cancel_fd; -1: none */
+	size_t pending_len;	/* fuzz__exec ran an input of this length: reset due */
+	bool pending;
 	uint64_t *dirty;	/* KVM's dirty log of the clone, one bit a page */
 	size_t dirty_words;
 	int broken;		/* -errno once a reset failed */
 };
+
+static bool in_ram(const struct fuzz_config *cfg, uint64_t gpa, uint64_t len)
+{
+	return gpa >= ABI_RESERVED && gpa <= cfg->mem_size && len <= cfg->mem_size - gpa;
+}
+
+/* HC_FUZZ_READY's third argument: 0, or where struct abi_fuzz_cov is. */
+static int read_cov_desc(struct fuzz *f, const struct fuzz_config *cfg, uint64_t desc_gpa,
+			 char *msg, size_t len)
+{
+	struct abi_fuzz_cov d;
+
+	if (!desc_gpa)
+		return 0;
+	if (!in_ram(cfg, desc_gpa, sizeof(d))) {
+		snprintf(msg, len, "the guest's coverage descriptor (0x%llx) is outside its memory",
+			 (unsigned long long)desc_gpa);
+		return -EFAULT;
+	}
+	memcpy(&d, (const uint8_t *)mm_space_hva(vm__space(f->parent)) + desc_gpa, sizeof(d));
+	if (d.magic != ABI_FUZZ_COV_MAGIC || !d.size || d.size > ABI_FUZZ_COV_MAX ||
+	    !in_ram(cfg, d.gpa, d.size)) {
+		snprintf(msg, len, "the guest named a bad coverage map (magic 0x%x, 0x%llx, %u "
+			 "bytes; at most %u, inside its memory)", d.magic,
+			 (unsigned long long)d.gpa, d.size, ABI_FUZZ_COV_MAX);
+		return -EFAULT;
+	}
+	f->cov_gpa = d.gpa;
+	f->cov_size = d.size;
+	return 0;
+}
 
 /* Boot, run to HC_FUZZ_READY and check the buffer the guest named. */
 static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *msg, size_t len)
@@ -86,7 +128,7 @@ static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *ms
 			 (unsigned long long)f->max);
 		return -EFAULT;
 	}
-	return 0;
+	return read_cov_desc(f, cfg, stop.req.args[2], msg, len);
 }
 
 int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *ret_msg,
@@ -99,6 +141,13 @@ int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *re
 	ret_msg[0] = '\0';
 	if (!f)
 		return -ENOMEM;
+	f->cancel_fd = -1;
+	f->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->stop_efd < 0) {
+		err = -errno;
+		free(f);
+		return err;
+	}
 	err = boot_to_ready(f, cfg, ret_msg, msg_len);
 	if (!err) {
 		err = vm__clone(f->parent, &cc, &f->vm, NULL);
@@ -114,6 +163,7 @@ int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *re
 			snprintf(ret_msg, msg_len, "turning on KVM's dirty log: %s", strerror(-err));
 	}
 	if (!err) {
+		vm__set_notify_fd(f->vm, f->stop_efd);
 		err = vm__save_state(f->vm, &f->snap);
 		if (err)
 			snprintf(ret_msg, msg_len, "saving the snapshot state: %s", strerror(-err));
@@ -140,6 +190,8 @@ void fuzz__destroy(struct fuzz *f)
 	vm__destroy(f->vm);
 	vm__destroy(f->parent);
 	vm_state__free(f->snap);
+	if (f->stop_efd >= 0)
+		close(f->stop_efd);
 	free(f->dirty);
 	free(f);
 }
@@ -180,16 +232,51 @@ static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
 	return err;
 }
 
-int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
-	      struct fuzz_result *ret_result)
+/*
+ * vm__wait, but also woken by the cancel fd: then the VM is stopped and
+ * *@cancelled set. The clone's stop eventfd wakes the poll; a stop is
+ * checked before each sleep, so none is missed.
+ */
+static int wait_run(struct fuzz *f, int timeout_ms, struct vm_stop *stop, bool *cancelled)
+{
+	uint64_t deadline = clock_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	if (f->cancel_fd < 0)
+		return vm__wait(f->vm, timeout_ms, stop);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = f->stop_efd, .events = POLLIN},
+				      {.fd = f->cancel_fd, .events = POLLIN}};
+		uint64_t now = clock_now_ns(), drain;
+
+		if (!vm__wait(f->vm, 0, stop))
+			return 0;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(p, 2, (int)((deadline - now + 999999) / 1000000)) < 0 && errno != EINTR)
+			return -errno;
+		if (p[0].revents && read(f->stop_efd, &drain, sizeof(drain)) < 0)
+			(void)0; /* drained by an earlier wakeup */
+		if (p[1].revents) {
+			*cancelled = true;
+			vm__stop(f->vm);
+			return vm__wait(f->vm, -1, stop);
+		}
+	}
+}
+
+int fuzz__exec(struct fuzz *f, const void *input, size_t len, int timeout_ms,
+	       struct fuzz_result *ret_result)
 {
 	struct fuzz_result r = {.outcome = FUZZ_TIMEOUT};
 	struct vm_stop stop;
+	bool cancelled = false;
 	uint64_t t0;
 	int err;
 
 	if (f->broken)
 		return f->broken;
+	if (f->pending)
+		return -EBUSY;
 	if (len > f->max)
 		return -E2BIG;
 	if (timeout_ms <= 0)
@@ -203,18 +290,58 @@ int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 	}
 	vm__rearm(f->vm);
 	vm__resume(f->vm);
-	err = vm__wait(f->vm, timeout_ms, &stop);
+	err = wait_run(f, timeout_ms, &stop, &cancelled);
 	vm__pause(f->vm); /* a timeout kicks the vCPUs out here */
 	r.run_ns = clock_now_ns() - t0;
+	f->pending = true;
+	f->pending_len = len;
 	if (!err)
 		classify(&stop, &r);
 	else if (err != -ETIMEDOUT)
 		return f->broken = err;
-	err = reset(f, len, &r);
-	if (err)
-		return err;
+	if (cancelled)
+		r.outcome = FUZZ_CANCELLED;
 	*ret_result = r;
 	return 0;
+}
+
+int fuzz__reset(struct fuzz *f, struct fuzz_result *r)
+{
+	int err;
+
+	if (f->broken)
+		return f->broken;
+	if (!f->pending)
+		return 0;
+	err = reset(f, f->pending_len, r);
+	f->pending = false;
+	return err;
+}
+
+int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
+	      struct fuzz_result *ret_result)
+{
+	struct fuzz_result r;
+	int err = fuzz__exec(f, input, len, timeout_ms, &r);
+
+	if (!err)
+		err = fuzz__reset(f, &r);
+	if (!err)
+		*ret_result = r;
+	return err;
+}
+
+void fuzz__set_cancel_fd(struct fuzz *f, int fd)
+{
+	f->cancel_fd = fd;
+}
+
+const uint8_t *fuzz__coverage(struct fuzz *f, uint32_t *ret_size)
+{
+	*ret_size = f->cov_size;
+	if (!f->cov_size)
+		return NULL;
+	return (const uint8_t *)mm_space_hva(vm__space(f->vm)) + f->cov_gpa;
 }
 
 uint64_t fuzz__input_max(const struct fuzz *f)

@@ -36,6 +36,7 @@ enum fuzz_outcome {
 	FUZZ_CRASH,	/* exception, triple fault or unhandled exit */
 	FUZZ_TIMEOUT,	/* over the time budget */
 	FUZZ_EXIT,	/* the guest exited instead of reporting done */
+	FUZZ_CANCELLED,	/* the cancel fd became readable (fuzz__set_cancel_fd) */
 };
 
 struct fuzz_result {
@@ -62,6 +63,31 @@ void fuzz__destroy(struct fuzz *f); /* NULL: no-op */
  */
 int fuzz__run(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 	      struct fuzz_result *ret_result);
+
+/*
+ * fuzz__run in two steps, for a caller that reads the guest's memory after
+ * the run (its coverage map) before the reset: fuzz__exec runs the input
+ * and leaves the clone paused where it stopped; fuzz__reset (required
+ * before the next fuzz__exec) puts it back at the snapshot point and fills
+ * in @r's reset fields. Same return values as fuzz__run.
+ */
+int fuzz__exec(struct fuzz *f, const void *input, size_t len, int timeout_ms,
+	       struct fuzz_result *ret_result);
+int fuzz__reset(struct fuzz *f, struct fuzz_result *r);
+
+/*
+ * Also end a run (FUZZ_CANCELLED) as soon as @fd is readable or hung up
+ * (poll), e.g. a pidfd or an epoll fd; -1: never. The fd is not owned.
+ */
+void fuzz__set_cancel_fd(struct fuzz *f, int fd);
+
+/*
+ * The coverage map the guest named at its snapshot point (abi.h, struct
+ * abi_fuzz_cov): a host pointer into the clone's memory, valid while the
+ * instance lives (read it between fuzz__exec and fuzz__reset), and its
+ * size; NULL and 0 if the guest named none.
+ */
+const uint8_t *fuzz__coverage(struct fuzz *f, uint32_t *ret_size);
 
 uint64_t fuzz__input_max(const struct fuzz *f);
 uint64_t fuzz__input_gpa(const struct fuzz *f);

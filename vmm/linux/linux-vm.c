@@ -85,6 +85,7 @@ static enum vm_stop_reason on_syscall(void *ctx, unsigned cpu, struct vm_syscall
 		snprintf(stop->what, sizeof(stop->what), "guest exited with status %d", r.status);
 		return VM_STOP_EXIT;
 	case LINUX_KILLED:
+		stop->signal = r.signal;
 		snprintf(stop->what, sizeof(stop->what), "%s", r.what);
 		return VM_STOP_CRASH;
 	default:

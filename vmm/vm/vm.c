@@ -276,6 +276,9 @@ static void handle_crash(struct vcpu *c)
 	s.sregs.ss.selector = (uint16_t)f[7];
 	const char *name = f[1] < 32 && exception_names[f[1]] ? exception_names[f[1]] : "exception";
 
+	s.have_vector = f[1] < 256;
+	s.vector = (uint8_t)f[1];
+
 	const struct vm_syscall_ops *ops = c->vm->syscall_ops;
 	const char *sig = ops && ops->crash_name ? ops->crash_name(c->vm->syscall_ctx,
 								    (unsigned)f[1]) : NULL;

@@ -60,6 +60,10 @@ struct vm_stop {
 	int err;		/* VM_STOP_ERROR: -errno */
 	struct vm_request req;	/* VM_STOP_REQUEST */
 	unsigned cpu;		/* the vCPU that stopped the VM */
+	bool have_vector;	/* VM_STOP_CRASH by an exception: vector is its number */
+	uint8_t vector;
+	int signal;		/* VM_STOP_CRASH of a process guest ended by a signal
+				   it sent itself (abort()): the signal; else 0 */
 	char what[200];		/* one line, for the user */
 	bool have_regs;		/* regs/sregs hold the vCPU at the stop */
 	struct kvm_regs regs;

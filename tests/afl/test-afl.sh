@@ -1,0 +1,105 @@
+#!/bin/sh
+# test-afl.sh VMM AFL_FUZZ AFL_SHOWMAP: `vmm afl` under Debian's unmodified
+# afl++ (suite integration; skips, 77, without /dev/kvm or afl++).
+#
+# The target is the built-in `aflme` guest (guest-images/aflme.c): a crash
+# behind the 4-byte magic "VMM!" compared byte by byte, hangs on "HANG",
+# smashes its stack on "SMSH", ud2 (abort) on "ABRT".
+#  1. directory mode (`vmm fuzz`) replaying the seeds finds no crash;
+#  2. afl-fuzz finds the crash within its -V budget, with no
+#     AFL_SKIP_BIN_CHECK (the binary check must pass), and the crash it
+#     saved starts with the magic and crashes `vmm afl` alone;
+#  3. afl-showmap -r gives the map the guest left in its memory (`vmm afl
+#     --map`), through the fork server (-i) and without it (one file);
+#  4. a hang is a hang (afl-showmap's status 1), SMSH and ABRT are crashes
+#     (status 2), and the fork server survives afl-showmap's SIGKILL of
+#     the hang: the next input in the same session gets its map;
+#  5. no vmm process is left once afl-fuzz and afl-showmap are done;
+#  6. a guest that never reaches its snapshot point fails the handshake
+#     with vmm's message on stderr (AFL_DEBUG_CHILD=1 shows it).
+# The environment below is about the host afl-fuzz runs on (no CPU
+# frequency scaling files, core_pattern), not about the target.
+set -u
+vmm=$1 afl_fuzz=$2 afl_showmap=$3
+fail() { echo "FAIL: $*"; exit 1; }
+[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: no usable /dev/kvm"; exit 77; }
+[ -x "$afl_fuzz" ] && [ -x "$afl_showmap" ] || { echo "SKIP: afl++ not installed (afl-fuzz, afl-showmap)"; exit 77; }
+export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
+	AFL_NO_UI=1 AFL_QUIET=1 AFL_FORKSRV_INIT_TMOUT=60000
+unset AFL_SKIP_BIN_CHECK
+budget=40
+[ -n "${NESTED_LANE:-}" ] && budget=120
+w=$(mktemp -d /tmp/test-afl.XXXXXX) || fail "mktemp"
+trap 'rm -rf "$w"' EXIT
+mkdir "$w/in" "$w/one" "$w/hang" "$w/bad"
+printf 'AAAA' >"$w/in/a"
+printf 'B1x;' >"$w/in/b"
+
+vmm_left() {
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^$vmm afl" && return 0
+	done
+	return 1
+}
+
+echo "== 1. vmm fuzz replays the seeds: no crash"
+"$vmm" fuzz --guest aflme --inputs "$w/in" >"$w/fuzz.out" 2>&1 || { cat "$w/fuzz.out"; fail "vmm fuzz found a crash in the seeds"; }
+
+echo "== 2. afl-fuzz finds the magic (-V $budget)"
+t0=$(date +%s)
+AFL_BENCH_UNTIL_CRASH=1 "$afl_fuzz" -i "$w/in" -o "$w/out" -D -s 7 -t 1000 -V "$budget" \
+	-- "$vmm" afl --guest aflme --stats "$w/stats" -- @@ >"$w/afl.out" 2>&1
+rc=$?
+t1=$(date +%s)
+echo "afl-fuzz exited $rc after $((t1 - t0)) s"
+cat "$w/stats" 2>/dev/null
+grep -E 'execs_done|execs_per_sec|bitmap_cvg|saved_crashes|saved_hangs|stability' "$w/out/default/fuzzer_stats" 2>/dev/null
+crash=$(ls "$w/out/default/crashes"/id:* 2>/dev/null | head -n 1)
+[ -n "$crash" ] || { tail -n 40 "$w/afl.out"; ls "$w/out/default/queue"; fail "afl-fuzz found no crash in $budget s"; }
+head -c 4 "$crash" | grep -q '^VMM!$' || fail "the crash does not start with the magic: $(head -c 16 "$crash" | od -c | head -n 2)"
+"$vmm" afl --guest aflme <"$crash" >/dev/null 2>"$w/replay.err"
+rc=$?
+[ "$rc" -eq 101 ] || { cat "$w/replay.err"; fail "replaying the crash alone: exit $rc, not 101"; }
+grep -q 'signal 11' "$w/replay.err" || fail "the crash is not a SIGSEGV: $(cat "$w/replay.err")"
+vmm_left && fail "a vmm afl process outlived afl-fuzz"
+
+echo "== 3. afl-showmap gives the map the guest left in its memory"
+printf 'Q7zV' >"$w/one/q"
+"$vmm" afl --guest aflme --map "$w/raw" <"$w/one/q" >/dev/null || fail "vmm afl --map"
+od -An -v -tu1 "$w/raw" | awk '{ for (i = 1; i <= NF; i++) { if ($i) printf "%06u:%u\n", n, $i; n++ } }' >"$w/expected"
+[ -s "$w/expected" ] || fail "the guest's map is empty"
+"$afl_showmap" -q -r -t 2000 -i "$w/one" -o "$w/maps" -- "$vmm" afl --guest aflme >"$w/sm.out" 2>&1 ||
+	{ cat "$w/sm.out"; fail "afl-showmap -i (fork server) failed"; }
+cmp -s "$w/expected" "$w/maps/q" || { diff "$w/expected" "$w/maps/q" | head; fail "afl-showmap -i: not the guest's map"; }
+"$afl_showmap" -q -r -t 2000 -o "$w/map1" -- "$vmm" afl --guest aflme <"$w/one/q" >"$w/sm1.out" 2>&1 ||
+	{ cat "$w/sm1.out"; fail "afl-showmap (one file, no fork server) failed"; }
+cmp -s "$w/expected" "$w/map1" || { diff "$w/expected" "$w/map1" | head; fail "afl-showmap: not the guest's map"; }
+echo "map: $(wc -l <"$w/expected") edges, the same three ways"
+
+echo "== 4. hang, stack smash, abort; the fork server survives the kill"
+printf 'HANG' >"$w/hang/a-hang"
+cp "$w/one/q" "$w/hang/b-after"
+"$afl_showmap" -q -r -t 500 -i "$w/hang" -o "$w/hmaps" -- "$vmm" afl --guest aflme >"$w/hang.out" 2>&1
+rc=$?
+cmp -s "$w/expected" "$w/hmaps/b-after" || { cat "$w/hang.out"; fail "no map for the input after the hang: the VMM did not survive the kill"; }
+printf 'HANG' >"$w/one/q"
+"$afl_showmap" -q -r -t 500 -i "$w/one" -o "$w/hmaps2" -- "$vmm" afl --guest aflme >"$w/hang2.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || { cat "$w/hang2.out"; fail "HANG: afl-showmap status $rc, not 1 (timeout)"; }
+for c in SMSH ABRT; do
+	printf '%s' "$c" >"$w/one/q"
+	"$afl_showmap" -q -r -t 2000 -i "$w/one" -o "$w/cmaps" -- "$vmm" afl --guest aflme >"$w/c.out" 2>&1
+	rc=$?
+	[ "$rc" -eq 2 ] || { cat "$w/c.out"; fail "$c: afl-showmap status $rc, not 2 (crash)"; }
+done
+vmm_left && fail "a vmm afl process outlived afl-showmap"
+
+echo "== 6. a guest without a snapshot point: vmm's message, a failed handshake"
+printf 'x' >"$w/bad/x"
+AFL_DEBUG_CHILD=1 "$afl_showmap" -r -t 2000 -i "$w/bad" -o "$w/bmaps" -- "$vmm" afl --guest hello --ready-timeout 2000 >"$w/bad.out" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] || fail "afl-showmap ran a guest that never reaches its snapshot point"
+grep -q 'vmm afl: the guest stopped before its snapshot point' "$w/bad.out" || { cat "$w/bad.out"; fail "no message from vmm afl"; }
+"$vmm" afl >"$w/usage.out" 2>&1
+[ $? -eq 2 ] && grep -q -- '--guest is required' "$w/usage.out" || fail "vmm afl without --guest: $(cat "$w/usage.out")"
+echo "ok"
