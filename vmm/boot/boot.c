@@ -158,7 +158,9 @@ static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 /*
  * What Linux reads of its CPU's identity: the APIC id in leaves 1, 0xb,
  * 0x1f and 0x8000001e (KVM reports 0 in all; each vCPU's LAPIC id is its
- * number); the TSC deadline timer, which KVM emulates but leaves to
+ * number); the hypervisor bit, without which Linux never looks at KVM's
+ * leaves (0x40000000: kvmclock, PV EOI, ...) and calibrates the TSC
+ * against a PIT; the TSC deadline timer, which KVM emulates but leaves to
  * userspace to announce.
  */
 static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, bool tsc_deadline)
@@ -168,6 +170,7 @@ static void patch_cpuid(struct kvm_cpuid2 *c, unsigned id, bool tsc_deadline)
 
 		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
+			e->ecx |= 1u << 31; /* hypervisor */
 			if (tsc_deadline)
 				e->ecx |= 1u << 24;
 		} else if (e->function == 0xb || e->function == 0x1f) {
