@@ -547,8 +547,9 @@ static void stop_reset(struct vcpu *c, const char *how)
 
 /*
  * vm__set_pc_platform's ports; true if @port is one of them, *ret_stop
- * when the access stops the VM (power-off, reset). PM1 status and enable
- * read as 0 and ignore writes: no fixed event ever fires. PM1 control
+ * when the access stops the VM (power-off, reset). PM1 status reads 0 (no
+ * fixed event ever fires); PM1 enable holds what is written (ACPICA reads
+ * back the global lock's enable bit). PM1 control
  * reads SCI_EN: the machine is in ACPI mode from the start (the FADT has
  * no SMI command port).
  */
@@ -559,8 +560,21 @@ static bool handle_pc_pio(struct vcpu *c, uint16_t port, uint8_t *data, unsigned
 
 	*ret_stop = false;
 	if (port >= VM_PC_PM1_EVT_PORT && port < VM_PC_PM1_EVT_PORT + 4) {
+		unsigned off = port - VM_PC_PM1_EVT_PORT;
+
 		if (!wr)
 			memset(data, 0, size);
+		for (unsigned i = 0; i < size && off + i < 4; i++) {
+			unsigned bit = (off + i - 2) * 8; /* enable: bytes 2-3 */
+
+			if (off + i < 2)
+				continue;
+			if (wr)
+				c->vm->pm1_enable = (uint16_t)((c->vm->pm1_enable & ~(0xffu << bit)) |
+							       (data[i] << bit));
+			else
+				data[i] = (uint8_t)(c->vm->pm1_enable >> bit);
+		}
 		return true;
 	}
 	if (port == VM_PC_PM1_CNT_PORT) {
