@@ -141,6 +141,9 @@ static int check_kernel_opts(struct run_opts *o, int argc)
 	if (o->nr_env || o->nr_grants || o->dma_test)
 		return run_usage_error("--env, --file and --dma-test are not for Linux kernels "
 				       "(the command line is --append)", NULL);
+	if (o->disk_set)
+		return run_usage_error("--disk is not for Linux kernels yet (the virtio-mmio "
+				       "transport raises no interrupt)", NULL);
 	if (optind < argc)
 		return run_usage_error("--kernel takes its command line from --append, not after --",
 				       NULL);
