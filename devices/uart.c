@@ -16,8 +16,15 @@
 #define REG_IER 1
 #define REG_IIR 2
 #define REG_LCR 3
+#define REG_MCR 4
 #define REG_LSR 5
+#define REG_MSR 6
 #define LCR_DLAB 0x80
+#define IER_THRI 0x02
+#define FCR_FIFO 0x01
+#define IIR_THRI 0x02
+#define IIR_FIFO 0xc0
+#define MCR_LOOP 0x10
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define IIR_NO_INT 0x01
@@ -76,6 +83,33 @@ static int flush_locked(struct uart *u)
 	return u->write_err;
 }
 
+void uart__set_irq(struct uart *u, void (*irq)(void *ctx, bool level), void *ctx)
+{
+	pthread_mutex_lock(&u->lock);
+	u->irq = irq;
+	u->irq_ctx = ctx;
+	u->irq_level = false;
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Under u->lock: the line follows IER.THRI (the transmitter is always empty). */
+static void update_irq_locked(struct uart *u)
+{
+	bool level = u->regs[REG_IER] & IER_THRI;
+
+	if (u->irq && level != u->irq_level) {
+		u->irq_level = level;
+		u->irq(u->irq_ctx, level);
+	}
+}
+
+/* Modem status in loopback mode: the outputs of MCR fed back (DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD). */
+static uint8_t loopback_msr(uint8_t mcr)
+{
+	return (uint8_t)(((mcr & 0x01) << 5) | ((mcr & 0x02) << 3) | ((mcr & 0x04) << 4) |
+			 ((mcr & 0x08) << 4));
+}
+
 void uart__set_tag(struct uart *u, const char *tag)
 {
 	pthread_mutex_lock(&u->lock);
@@ -108,9 +142,12 @@ void uart__write(struct uart *u, unsigned off, uint8_t val)
 		u->tx_bytes++;
 		if (val == '\n' || u->len == UART_BUF)
 			flush_locked(u);
-	} else if (off != REG_LSR && off != REG_IIR) {
+	} else if (off == REG_IIR) {
+		u->fcr = val; /* FCR on write */
+	} else if (off != REG_LSR) {
 		u->regs[off] = val; /* IER, LCR, MCR, MSR, SCR hold what was written */
 	}
+	update_irq_locked(u);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -126,9 +163,12 @@ uint8_t uart__read(struct uart *u, unsigned off)
 	else if (off == REG_THR)
 		val = 0; /* nothing received */
 	else if (off == REG_IIR)
-		val = IIR_NO_INT;
+		val = (u->regs[REG_IER] & IER_THRI ? IIR_THRI : IIR_NO_INT) |
+		      (u->fcr & FCR_FIFO ? IIR_FIFO : 0);
 	else if (off == REG_LSR)
 		val = LSR_THRE | LSR_TEMT;
+	else if (off == REG_MSR && (u->regs[REG_MCR] & MCR_LOOP))
+		val = loopback_msr(u->regs[REG_MCR]);
 	else
 		val = u->regs[off];
 	pthread_mutex_unlock(&u->lock);

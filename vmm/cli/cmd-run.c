@@ -21,6 +21,7 @@
 #include "abi.h"
 #include "builtin-guests.h"
 #include "cmd.h"
+#include "cmd-kernel.h"
 #include "cmd-opts.h"
 #include "dev-blk.h"
 #include "dev-setup.h"
@@ -53,10 +54,12 @@ struct run_opts {
 	unsigned nr_env;
 	const char *grants[LINUX_MAX_FILES];
 	unsigned nr_grants;
+	struct cmd_kernel linux_boot; /* --kernel, --initrd, --append */
 };
 
 static const char run_usage[] =
-	"usage: vmm run --guest NAME|PATH|--restore FILE [--mem SIZE] [--cpus N] [--serial FILE] "
+	"usage: vmm run --guest NAME|PATH|--restore FILE|--kernel BZIMAGE [--initrd FILE] "
+	"[--append CMDLINE] [--mem SIZE] [--cpus N] [--serial FILE] "
 	"[--clone-serial PREFIX] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
 	"[--dma-test] [--disk FILE[,ro][,fixed-buffers]] [--env K=V]... [--file HOST[:GUEST]]... "
 	"[-- GUEST ARGS...]";
@@ -82,6 +85,11 @@ static void run_help(void)
 	       "  --cpus N           vCPUs (default 1, at most %d)\n"
 	       "  --serial FILE      console output to FILE instead of stdout\n"
 	       "  --restore FILE     resume a snapshot file instead of booting a guest\n"
+	       "  --kernel BZIMAGE   boot a Linux kernel (64-bit boot protocol, ACPI; default\n"
+	       "                     --mem 256M); power-off ends the run with status 0,\n"
+	       "                     a reboot with %d\n"
+	       "  --initrd FILE      its initramfs\n"
+	       "  --append CMDLINE   its command line (default \"" CMD_KERNEL_DEFAULT_CMDLINE "\")\n"
 	       "  --clone-serial PREFIX  clone N's console to PREFIX.N (default: the\n"
 	       "                     console, each line tagged \"[clone N] \")\n"
 	       "  --api SOCKET       serve control requests on a Unix socket (vmm ctl)\n"
@@ -101,7 +109,7 @@ static void run_help(void)
 	       "%d guest crash; %d triple fault; %d unhandled exit; %d timeout;\n"
 	       "%d every vCPU parked (HC_PARK), so none can run again;\n"
 	       "1 the VMM failed; 2 usage error.\n",
-	       VM_MAX_CPUS, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
+	       VM_MAX_CPUS, VMM_EXIT_REBOOT, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
 	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT, VMM_EXIT_PARKED);
 }
 
@@ -119,6 +127,32 @@ static int parse_disk(const char *arg, struct run_opts *o)
 	return 0;
 }
 
+/* --kernel's options: what goes with it and what does not. */
+static int check_kernel_opts(struct run_opts *o, int argc)
+{
+	const struct cmd_kernel *k = &o->linux_boot;
+
+	if (!k->kernel && (k->initrd || k->append))
+		return run_usage_error("--initrd and --append go with --kernel", NULL);
+	if (!k->kernel)
+		return 0;
+	if (o->guest || o->restore)
+		return run_usage_error("--kernel boots Linux: no --guest or --restore with it", NULL);
+	if (o->nr_env || o->nr_grants || o->dma_test)
+		return run_usage_error("--env, --file and --dma-test are not for Linux kernels "
+				       "(the command line is --append)", NULL);
+	if (o->disk_set)
+		return run_usage_error("--disk is not for Linux kernels yet (the virtio-mmio "
+				       "transport raises no interrupt)", NULL);
+	if (optind < argc)
+		return run_usage_error("--kernel takes its command line from --append, not after --",
+				       NULL);
+	if (!o->mem_set)
+		o->mem = CMD_KERNEL_DEFAULT_MEM;
+	o->guest = o->linux_boot.kernel; /* for messages */
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
@@ -129,7 +163,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"snapshot-to", required_argument, NULL, 'T'}, {"restore", required_argument, NULL, 'R'},
 		{"dma-test", no_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
 		{"disk", required_argument, NULL, 'k'},	 {"env", required_argument, NULL, 'e'},
-		{"file", required_argument, NULL, 'f'},	 {0, 0, 0, 0},
+		{"file", required_argument, NULL, 'f'},	 {"kernel", required_argument, NULL, 'K'},
+		{"initrd", required_argument, NULL, 'I'}, {"append", required_argument, NULL, 'A'},
+		{0, 0, 0, 0},
 	};
 	int opt, err = 0;
 
@@ -162,11 +198,17 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 'L': o->clone_serial = optarg; break;
 		case 'T': o->snapshot_to = optarg; break;
 		case 'R': o->restore = optarg; break;
+		case 'K': o->linux_boot.kernel = optarg; break;
+		case 'I': o->linux_boot.initrd = optarg; break;
+		case 'A': o->linux_boot.append = optarg; break;
 		case 'h': run_help(); return -1;
 		case ':': return run_usage_error("option needs a value", argv[optind - 1]);
 		default: return run_usage_error("unknown option", argv[optind - 1]);
 		}
 	}
+	if (err)
+		return err;
+	err = check_kernel_opts(o, argc);
 	if (err)
 		return err;
 	if (o->restore && o->guest)
@@ -324,6 +366,15 @@ static int create_vm(const struct run_opts *o, const struct image *img, int seri
 		dma_test__destroy(*ret_dma);
 		return err;
 	}
+	if (o->linux_boot.kernel) {
+		err = cmd_kernel__load((struct cmd_kernel *)&o->linux_boot, *ret_vm);
+		if (err) {
+			virtio_blk__destroy(*ret_blk);
+			vm__destroy(*ret_vm);
+			return err;
+		}
+		return 0;
+	}
 	if (is_linux)
 		err = load_linux(o, img, *ret_vm, ret_lv, msg, sizeof(msg));
 	else
@@ -408,6 +459,8 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 		dev_blk__print_stats(stderr, blk);
 	if (o->stats && lv)
 		linux_vm__print_stats(stderr, lv);
+	if (o->stats && o->linux_boot.kernel)
+		cmd_kernel__print_stats(stderr, &o->linux_boot);
 	virtio_blk__destroy(blk); /* every VM has stopped; its pins must go before the memory */
 	dma_test__detach(dma); /* unpins: a pinned space cannot be destroyed */
 	group__destroy(g);
@@ -427,10 +480,19 @@ int cmd_run(int argc, char **argv)
 	if (status)
 		return status < 0 ? 0 : status;
 	img = (struct image){0};
-	status = o.guest ? cmd_load_image(&run_cmd, o.guest, &img) : 0;
+	if (o.linux_boot.kernel) {
+		status = cmd_kernel__prepare(&o.linux_boot, o.mem);
+		if (!status)
+			status = cmd_kernel__check_host();
+		if (status) {
+			cmd_kernel__free(&o.linux_boot);
+			return status;
+		}
+	}
+	status = o.guest && !o.linux_boot.kernel ? cmd_load_image(&run_cmd, o.guest, &img) : 0;
 	if (status)
 		return status;
-	status = check_kind(&o, &img, &is_linux);
+	status = o.linux_boot.kernel ? 0 : check_kind(&o, &img, &is_linux);
 	if (status) {
 		cmd_image_free(&img);
 		return status;
@@ -440,6 +502,7 @@ int cmd_run(int argc, char **argv)
 		if (serial_fd < 0) {
 			fprintf(stderr, "vmm run: --serial '%s': %s\n", o.serial, strerror(errno));
 			cmd_image_free(&img);
+			cmd_kernel__free(&o.linux_boot);
 			return EXIT_FAILED;
 		}
 	}
@@ -448,5 +511,6 @@ int cmd_run(int argc, char **argv)
 	if (o.serial)
 		close(serial_fd);
 	cmd_image_free(&img);
+	cmd_kernel__free(&o.linux_boot);
 	return status;
 }

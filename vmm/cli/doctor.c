@@ -124,6 +124,11 @@ static void check_ring(struct doctor_check *checks, unsigned *n)
 		    "ring 3 %.2f ns/iter (native), ring 0 %.0f ns/iter: ring 0 emulated "
 		    "(~%.0fx slower), Linux guests won't boot in useful time; %s",
 		    r.ring3_ns, r.ring0_ns, r.ratio, io);
+	c = add(checks, n, "linux-guests", false);
+	if (r.ring0_native)
+		set(c, DOCTOR_OK, "Linux guests supported (vmm run --kernel): ring 0 runs natively");
+	else
+		set(c, DOCTOR_WARN, "%s: vmm run --kernel refuses", RING_PROBE_NO_LINUX);
 }
 
 static void check_uffd(struct doctor_check *checks, unsigned *n)

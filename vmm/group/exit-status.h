@@ -15,5 +15,6 @@
 #define VMM_EXIT_UNHANDLED 103	 /* an exit the VMM cannot handle */
 #define VMM_EXIT_TIMEOUT 104	 /* --timeout expired */
 #define VMM_EXIT_PARKED 105	 /* every vCPU parked itself: the guest cannot go on */
+#define VMM_EXIT_REBOOT 106	 /* the guest reset the machine (a Linux guest's reboot) */
 
 #endif

@@ -465,6 +465,8 @@ static int stop_status(const struct member *m, bool quiet)
 		return VMM_EXIT_BAD_STATUS;
 	case VM_STOP_REQUESTED:
 		return 0; /* quit */
+	case VM_STOP_RESET:
+		return VMM_EXIT_REBOOT; /* the guest's own choice: nothing to report */
 	default:
 		if (out)
 			vm__print_stop(out, s);

@@ -17,5 +17,16 @@ struct ring_probe {
 };
 /* Time guest code at ring 3 and ring 0 in a throwaway VM. */
 int ring_probe__run(struct ring_probe *ret);
+/*
+ * The same, shorter (a few ms on a PVM host, less elsewhere) and without
+ * the port I/O check: enough to tell ring 0 native from emulated (a Linux
+ * guest's refusal on PVM hosts).
+ */
+int ring_probe__quick(struct ring_probe *ret);
+
+/* What a host whose ring 0 is emulated cannot do. */
+#define RING_PROBE_NO_LINUX "Linux guests are not supported on this host: ring 0 is emulated " \
+	"(a paravirtual KVM, PVM), so a kernel cannot boot in useful time"
+
 
 #endif

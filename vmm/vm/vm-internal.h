@@ -54,6 +54,8 @@ struct vm {
 	struct uart uart;
 	unsigned nr_devices;
 	struct device devices[ABI_DEV_MAX];
+	bool pc_platform;		/* vm__set_pc_platform: a Linux guest's ports */
+	uint16_t pm1_enable;		/* ACPI PM1a enable: holds what the guest writes */
 	const struct vm_syscall_ops *syscall_ops; /* NULL: no process guest */
 	void *syscall_ctx;
 	pthread_mutex_t lock;

@@ -535,6 +535,91 @@ static bool handle_mmio(struct vcpu *c)
 	return true;
 }
 
+#define PM1_CNT_SCI_EN 0x0001
+#define PM1_CNT_SLP_EN 0x2000
+#define KBD_CMD_PORT 0x64
+#define KBD_CMD_RESET 0xfe
+
+static void stop_reset(struct vcpu *c, const char *how)
+{
+	struct vm_stop s = {.reason = VM_STOP_RESET, .cpu = c->id};
+
+	snprintf(s.what, sizeof(s.what), "the guest reset the machine (%s) on vCPU %u", how, c->id);
+	vm_set_stop(c->vm, c, &s);
+}
+
+/*
+ * vm__set_pc_platform's ports; true if @port is one of them, *ret_stop
+ * when the access stops the VM (power-off, reset). PM1 status reads 0 (no
+ * fixed event ever fires); PM1 enable holds what is written (ACPICA reads
+ * back the global lock's enable bit). PM1 control
+ * reads SCI_EN: the machine is in ACPI mode from the start (the FADT has
+ * no SMI command port).
+ */
+static bool handle_pc_pio(struct vcpu *c, uint16_t port, uint8_t *data, unsigned size, bool wr,
+			  bool *ret_stop)
+{
+	uint64_t v = wr ? le_value(data, size) : 0;
+
+	*ret_stop = false;
+	if (port >= VM_PC_PM1_EVT_PORT && port < VM_PC_PM1_EVT_PORT + 4) {
+		unsigned off = port - VM_PC_PM1_EVT_PORT;
+
+		if (!wr)
+			memset(data, 0, size);
+		for (unsigned i = 0; i < size && off + i < 4; i++) {
+			unsigned bit = (off + i - 2) * 8; /* enable: bytes 2-3 */
+
+			if (off + i < 2)
+				continue;
+			if (wr)
+				c->vm->pm1_enable = (uint16_t)((c->vm->pm1_enable & ~(0xffu << bit)) |
+							       (data[i] << bit));
+			else
+				data[i] = (uint8_t)(c->vm->pm1_enable >> bit);
+		}
+		return true;
+	}
+	if (port == VM_PC_PM1_CNT_PORT) {
+		if (!wr) {
+			memset(data, 0, size);
+			data[0] = PM1_CNT_SCI_EN;
+		} else if ((v & PM1_CNT_SLP_EN) && ((v >> 10) & 7) == VM_PC_S5_TYPE) {
+			struct vm_stop s = {.reason = VM_STOP_EXIT, .status = 0, .cpu = c->id};
+
+			snprintf(s.what, sizeof(s.what), "the guest powered off (ACPI S5) on vCPU %u",
+				 c->id);
+			vm_set_stop(c->vm, c, &s);
+			*ret_stop = true;
+		}
+		return true;
+	}
+	if (wr && ((port == VM_PC_RESET_PORT && (v & 0x04)) ||
+		   (port == KBD_CMD_PORT && (v & 0xff) == KBD_CMD_RESET))) {
+		stop_reset(c, port == VM_PC_RESET_PORT ? "reset register" : "keyboard controller");
+		*ret_stop = true;
+		return true;
+	}
+	return false;
+}
+
+static void uart_irq(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = {.irq = VM_PC_UART_IRQ, .level = level};
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq); /* cannot fail for a valid GSI */
+}
+
+int vm__set_pc_platform(struct vm *vm)
+{
+	if (!vm->irqchip)
+		return -ENODEV;
+	vm->pc_platform = true;
+	uart__set_irq(&vm->uart, uart_irq, vm);
+	return 0;
+}
+
 /* Port I/O: the UART and the exit device; other ports read as 0xff. */
 static bool handle_pio(struct vcpu *c)
 {
@@ -560,6 +645,12 @@ static bool handle_pio(struct vcpu *c)
 	if (run->io.port == ABI_EXIT_PORT && wr) {
 		handle_exit_device(c, (uint32_t)le_value(data, run->io.size));
 		return true;
+	}
+	if (c->vm->pc_platform && run->io.count == 1) {
+		bool stop;
+
+		if (handle_pc_pio(c, run->io.port, data, run->io.size, wr, &stop))
+			return stop;
 	}
 	if (!wr)
 		memset(data, 0xff, bytes);

@@ -46,6 +46,7 @@ enum vm_stop_reason {
 	VM_STOP_REQUESTED,     /* vm__stop() */
 	VM_STOP_REQUEST,       /* the guest asks the controller for something (req) */
 	VM_STOP_ALL_PARKED,    /* every vCPU parked itself: none can run again */
+	VM_STOP_RESET,	       /* the guest asked for a reset (a Linux guest's reboot) */
 };
 
 /* A guest request: hypercall number and its arguments (rdi, rsi, rdx). */
@@ -213,6 +214,24 @@ void vm__console_write(struct vm *vm, const void *buf, size_t len);
 
 /* Serve ABI_SYSCALL_MMIO with @ops (before vm__start; clones do not inherit it). */
 void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx);
+
+/*
+ * The PC platform a Linux guest expects (vmm/boot describes it in its ACPI
+ * tables): the UART on port 0x3f8 raises IRQ 4 through the in-kernel
+ * irqchip; ACPI's PM1a event block and control register are ports, and a
+ * write of SLP_EN with sleep type VM_PC_S5_TYPE (the DSDT's _S5) powers the
+ * VM off - it stops with VM_STOP_EXIT, status 0; the reset register (and
+ * the keyboard controller's reset pulse, 0xfe to port 0x64) stop it with
+ * VM_STOP_RESET. Needs the irqchip (-ENODEV without); before vm__start.
+ */
+#define VM_PC_UART_IRQ 4
+#define VM_PC_SCI_IRQ 9
+#define VM_PC_PM1_EVT_PORT 0x600 /* 4 bytes: PM1a status, PM1a enable */
+#define VM_PC_PM1_CNT_PORT 0x604 /* 2 bytes: PM1a control */
+#define VM_PC_RESET_PORT 0xcf9
+#define VM_PC_RESET_VALUE 0x06
+#define VM_PC_S5_TYPE 5
+int vm__set_pc_platform(struct vm *vm);
 
 int vm__start(struct vm *vm);
 /* Wait for the VM to stop, at most @timeout_ms (< 0: forever): 0 or -ETIMEDOUT. */
