@@ -222,7 +222,7 @@ int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint
 void map__warn_unless_private(struct mm_space *space, uint64_t gfn)
 {
 	const struct mm_pte *pte = &space->ptes[gfn];
-	const struct mm_frame *f = pool__frame(space->pool, pte->pfn);
+	const struct mm_frame *f __attribute__((unused)) = pool__frame(space->pool, pte->pfn);
 
 	if (pte->flags & PTE_PRESENT) {
 		MM_WARN_ON(!frame_private(f));
