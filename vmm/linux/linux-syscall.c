@@ -51,7 +51,8 @@ int linux_proc__create(const struct linux_config *cfg, struct linux_proc **ret_p
 		err = -ENOMEM;
 		goto free_proc;
 	}
-	memcpy(p->files, cfg->files, cfg->nr_files * sizeof(*p->files));
+	if (cfg->nr_files) /* cfg->files may be NULL then */
+		memcpy(p->files, cfg->files, cfg->nr_files * sizeof(*p->files));
 	p->nr_files = cfg->nr_files;
 	p->space = cfg->space;
 	p->mem = mm_space_hva(cfg->space);
