@@ -445,10 +445,11 @@ static bool handle_syscall(struct vcpu *c)
 		return true;
 	}
 	if (sc.set_fs_base) {
+		/* struct kvm_msrs with room for one entry (its layout, spelled out). */
 		struct {
-			struct kvm_msrs h;
-			struct kvm_msr_entry e;
-		} m = {.h = {.nmsrs = 1}, .e = {.index = MSR_FS_BASE, .data = sc.fs_base}};
+			__u32 nmsrs, pad;
+			struct kvm_msr_entry e[1];
+		} m = {.nmsrs = 1, .e = {{.index = MSR_FS_BASE, .data = sc.fs_base}}};
 
 		if (ioctl(c->fd, KVM_SET_MSRS, &m) != 1) {
 			stop_error(c, -EIO, "loading FS base (arch_prctl)");
@@ -1008,9 +1009,9 @@ fail:
 static int set_process_msrs(struct vcpu *c, struct kvm_sregs *sregs, uint64_t entry)
 {
 	struct {
-		struct kvm_msrs h;
+		__u32 nmsrs, pad; /* struct kvm_msrs, with room for the entries */
 		struct kvm_msr_entry e[X86_SYSCALL_NR_MSRS];
-	} m = {.h = {.nmsrs = X86_SYSCALL_NR_MSRS}};
+	} m = {.nmsrs = X86_SYSCALL_NR_MSRS};
 	int n;
 
 	x86_setup__syscall(sregs, entry, m.e);
