@@ -93,38 +93,6 @@ static int wait_exit(pid_t pid, unsigned timeout_ms)
 	return -1;
 }
 
-/* One raw request line; the reply line goes to @reply. */
-static void raw_request(const char *sock, const char *line, char *reply, size_t len)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t n = 0;
-
-	assert_true(strlen(sock) < sizeof(a.sun_path));
-	memcpy(a.sun_path, sock, strlen(sock) + 1);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
-	while (n < len - 1) {
-		ssize_t got = read(fd, reply + n, 1);
-
-		if (got <= 0 || reply[n] == '\n')
-			break;
-		n++;
-	}
-	reply[n] = '\0';
-	close(fd);
-}
-
-static void expect_error(const char *sock, const char *line, const char *msg)
-{
-	char reply[1024];
-
-	/* @msg as it reads inside a JSON string: quotes escaped. */
-	raw_request(sock, line, reply, sizeof(reply));
-	if (strncmp(reply, "{\"ok\":false,\"error\":", 20) || !strstr(reply, msg))
-		fail_msg("request %s: reply %s, expected an error with \"%s\"", line, reply, msg);
-}
-
 /* Send @lines in one write; the first @n reply lines go to @reply, one after another. */
 static void raw_requests(const char *sock, const char *lines, unsigned n, char *reply, size_t len)
 {
@@ -145,6 +113,23 @@ static void raw_requests(const char *sock, const char *lines, unsigned n, char *
 	}
 	reply[got] = '\0';
 	close(fd);
+}
+
+/* One raw request line; the reply line, without its newline, goes to @reply. */
+static void raw_request(const char *sock, const char *line, char *reply, size_t len)
+{
+	raw_requests(sock, line, 1, reply, len);
+	reply[strcspn(reply, "\n")] = '\0';
+}
+
+static void expect_error(const char *sock, const char *line, const char *msg)
+{
+	char reply[1024];
+
+	/* @msg as it reads inside a JSON string: quotes escaped. */
+	raw_request(sock, line, reply, sizeof(reply));
+	if (strncmp(reply, "{\"ok\":false,\"error\":", 20) || !strstr(reply, msg))
+		fail_msg("request %s: reply %s, expected an error with \"%s\"", line, reply, msg);
 }
 
 /* "quit" then "reset" of a resettable clone in one write: the reset is refused, vmm exits. */
