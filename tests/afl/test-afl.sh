@@ -27,6 +27,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
 	AFL_NO_UI=1 AFL_QUIET=1 AFL_FORKSRV_INIT_TMOUT=60000
 unset AFL_SKIP_BIN_CHECK
+# A sanitizer build of vmm (CI's ASan run): afl-fuzz refuses custom
+# ASAN_OPTIONS/LSAN_OPTIONS unless they abort and do not symbolize.
+[ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0"
+[ -n "${LSAN_OPTIONS:-}" ] && export LSAN_OPTIONS="$LSAN_OPTIONS:symbolize=0"
 budget=40
 [ -n "${NESTED_LANE:-}" ] && budget=120
 w=$(mktemp -d /tmp/test-afl.XXXXXX) || fail "mktemp"
