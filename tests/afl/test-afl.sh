@@ -14,7 +14,10 @@
 #  4. a hang is a hang (afl-showmap's status 1), SMSH and ABRT are crashes
 #     (status 2), and the fork server survives afl-showmap's SIGKILL of
 #     the hang: the next input in the same session gets its map;
-#  5. no vmm process is left once afl-fuzz and afl-showmap are done;
+#  5. afl-cmin keeps a corpus with every edge of the whole (not both of two
+#     equal inputs), afl-tmin cuts a long crash down to the magic, and two
+#     instances (-M/-S) fuzz side by side through one output directory;
+#  no vmm process is left once afl-fuzz, afl-showmap and the others are done;
 #  6. a guest that never reaches its snapshot point fails the handshake
 #     with vmm's message on stderr (AFL_DEBUG_CHILD=1 shows it).
 # The environment below is about the host afl-fuzz runs on (no CPU
@@ -97,6 +100,49 @@ for c in SMSH ABRT; do
 	[ "$rc" -eq 2 ] || { cat "$w/c.out"; fail "$c: afl-showmap status $rc, not 2 (crash)"; }
 done
 vmm_left && fail "a vmm afl process outlived afl-showmap"
+
+echo "== 5. afl-cmin and afl-tmin through the same fork server; -M/-S instances"
+# afl-cmin refuses /tmp and /var/tmp: its corpus goes under the working directory.
+afl_dir=$(dirname "$afl_fuzz")
+[ -x "$afl_dir/afl-cmin" ] && [ -x "$afl_dir/afl-tmin" ] || fail "afl++ without afl-cmin/afl-tmin beside $afl_fuzz"
+c=$(mktemp -d "$PWD/test-afl-cmin.XXXXXX") || fail "mktemp in $PWD"
+trap 'rm -rf "$w" "$c"' EXIT
+mkdir "$c/in"
+printf 'AAAA' >"$c/in/a1"
+printf 'AAAA' >"$c/in/a2"
+printf 'VMxx' >"$c/in/v"
+printf 'Q7zV' >"$c/in/q"
+"$afl_showmap" -q -r -t 2000 -i "$c/in" -o "$c/allmaps" -- "$vmm" afl --guest aflme >/dev/null 2>&1 ||
+	fail "afl-showmap over the cmin corpus"
+(cd "$c" && "$afl_dir/afl-cmin" -i in -o min -t 2000 -- "$vmm" afl --guest aflme) >"$w/cmin.out" 2>&1 ||
+	{ tail -n 20 "$w/cmin.out"; fail "afl-cmin failed"; }
+kept=$(ls "$c/min" | wc -l)
+[ "$kept" -ge 1 ] && [ "$kept" -lt 4 ] || fail "afl-cmin kept $kept of 4 inputs (two are the same)"
+[ -e "$c/min/a1" ] && [ -e "$c/min/a2" ] && fail "afl-cmin kept both copies of one input"
+# The kept inputs cover every edge the whole corpus covers.
+cut -d: -f1 "$c"/allmaps/* | sort -u >"$c/all-edges"
+"$afl_showmap" -q -r -t 2000 -i "$c/min" -o "$c/minmaps" -- "$vmm" afl --guest aflme >/dev/null 2>&1
+cut -d: -f1 "$c"/minmaps/* | sort -u >"$c/min-edges"
+cmp -s "$c/all-edges" "$c/min-edges" || fail "afl-cmin's corpus lost edges: $(diff "$c/all-edges" "$c/min-edges" | head -n 5)"
+printf 'VMM!and a tail afl-tmin must cut' >"$w/crash-long"
+"$afl_dir/afl-tmin" -i "$w/crash-long" -o "$w/crash-min" -t 2000 -- "$vmm" afl --guest aflme >"$w/tmin.out" 2>&1 ||
+	{ tail -n 20 "$w/tmin.out"; fail "afl-tmin failed"; }
+[ "$(cat "$w/crash-min")" = 'VMM!' ] || fail "afl-tmin minimised the crash to '$(od -c "$w/crash-min" | head -n 2)', not VMM!"
+echo "cmin: $kept of 4 inputs keep all $(wc -l <"$c/all-edges") edges; tmin: $(wc -c <"$w/crash-long") bytes -> VMM!"
+# Two instances syncing through one output directory (-M main, -S secondary).
+"$afl_fuzz" -i "$w/in" -o "$w/par" -M m -s 1 -t 1000 -V 10 -- "$vmm" afl --guest aflme -- @@ >"$w/m.out" 2>&1 &
+mpid=$!
+"$afl_fuzz" -i "$w/in" -o "$w/par" -S s -s 2 -t 1000 -V 10 -- "$vmm" afl --guest aflme -- @@ >"$w/s.out" 2>&1
+src=$?
+wait "$mpid"
+mrc=$?
+[ "$mrc" -eq 0 ] && [ "$src" -eq 0 ] || { tail -n 20 "$w/m.out" "$w/s.out"; fail "-M/-S: afl-fuzz exited $mrc and $src"; }
+for i in m s; do
+	execs=$(sed -n 's/^execs_done *: *//p' "$w/par/$i/fuzzer_stats")
+	[ "${execs:-0}" -gt 0 ] || fail "-M/-S: instance $i ran no input"
+	echo "-M/-S: instance $i: $execs execs, $(sed -n 's/^execs_per_sec *: *//p' "$w/par/$i/fuzzer_stats")/s"
+done
+vmm_left && fail "a vmm afl process outlived the -M/-S instances"
 
 echo "== 6. a guest without a snapshot point: vmm's message, a failed handshake"
 printf 'x' >"$w/bad/x"
