@@ -89,6 +89,77 @@ void linux_proc__destroy(struct linux_proc *p)
 	free(p);
 }
 
+/*
+ * Copy what a running process is - file descriptors and their offsets, the
+ * memory layout, brk, signal bookkeeping - from @src into @dst. @dst keeps
+ * its own memory, I/O, grants (the same files, the same order) and its
+ * counters: those are its own history, not state.
+ */
+static void proc_copy_state(struct linux_proc *dst, const struct linux_proc *src)
+{
+	memcpy(dst->fds, src->fds, sizeof(dst->fds));
+	memcpy(dst->vmas, src->vmas, src->nr_vmas * sizeof(*dst->vmas));
+	dst->nr_vmas = src->nr_vmas;
+	dst->brk_start = src->brk_start;
+	dst->brk = src->brk;
+	dst->mmap_top = src->mmap_top;
+	dst->stack_lo = src->stack_lo;
+	dst->tid_address = src->tid_address;
+	memcpy(dst->sigactions, src->sigactions, sizeof(dst->sigactions));
+	dst->sigmask = src->sigmask;
+	memcpy(dst->altstack, src->altstack, sizeof(dst->altstack));
+	dst->thread_notice = src->thread_notice;
+}
+
+int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void *io_ctx,
+		      struct linux_proc **ret_proc)
+{
+	struct linux_config cfg = {.space = space, .io = src->io, .io_ctx = io_ctx,
+				   .nr_files = src->nr_files};
+	struct linux_file *files = NULL;
+	struct linux_proc *p;
+	int err;
+
+	if (mm_space_size(space) != src->mem_size)
+		return -EINVAL;
+	if (src->nr_files) {
+		files = calloc(src->nr_files, sizeof(*files));
+		if (!files)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < src->nr_files; i++) {
+		files[i] = src->files[i];
+		files[i].host_fd = fcntl(src->files[i].host_fd, F_DUPFD_CLOEXEC, 0);
+		if (files[i].host_fd < 0) {
+			err = -errno;
+			while (i--)
+				close(files[i].host_fd);
+			free(files);
+			return err;
+		}
+	}
+	cfg.files = files;
+	err = linux_proc__create(&cfg, &p); /* owns the duplicates from here */
+	free(files);
+	if (err)
+		return err;
+	proc_copy_state(p, src);
+	p->calls = src->calls;
+	p->unknown = src->unknown;
+	p->unknown_big = src->unknown_big;
+	memcpy(p->unknown_by_nr, src->unknown_by_nr, sizeof(p->unknown_by_nr));
+	*ret_proc = p;
+	return 0;
+}
+
+int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point)
+{
+	if (dst->nr_files != point->nr_files || dst->mem_size != point->mem_size)
+		return -EINVAL;
+	proc_copy_state(dst, point);
+	return 0;
+}
+
 int linux_proc__load(struct linux_proc *p, const void *image, size_t size, int argc,
 		     char *const *argv, char *const *envp, struct linux_entry *ret_entry,
 		     char *msg, size_t msg_len)

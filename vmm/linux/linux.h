@@ -92,6 +92,22 @@ struct linux_proc;
 int linux_proc__create(const struct linux_config *cfg, struct linux_proc **ret_proc);
 void linux_proc__destroy(struct linux_proc *proc); /* NULL: no-op; closes the grants */
 
+/*
+ * A copy of the running process @src over @space, a clone of its memory (the
+ * same size): descriptors, offsets, mappings, brk and signal state as they
+ * are, the granted files duplicated (the copy owns its descriptors), I/O
+ * through @src's ops with @io_ctx. For clones and fuzzing snapshot points:
+ * call it while @src's vCPU is stopped.
+ */
+int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void *io_ctx,
+		      struct linux_proc **ret_proc);
+/*
+ * Put @dst back to the state @point had (a clone of @dst's process, or of
+ * the process @dst was cloned from): what linux_proc__clone copies, except
+ * the counters, which keep counting. -EINVAL if they are not of one process.
+ */
+int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point);
+
 /* The registers a process starts with. */
 struct linux_entry {
 	uint64_t rip, rsp;
