@@ -645,7 +645,10 @@ static void test_clone_restore(void **state)
 	assert_int_equal(cm, pm);
 	assert_int_equal(SC(SYS_rt_sigaction, SIGUSR1, 0, G(300), 8), 0);
 	assert_memory_equal(fx->mem + G(300), act, sizeof(act));
-	assert_int_equal(SC(SYS_tkill, 1, SIGUSR1), 0); /* still ignored */
+	/* A pid of its own: signals to the parent's id find no one. */
+	assert_true(SC(SYS_getpid) > 1);
+	assert_int_equal(SC(SYS_kill, 1, 0), -ESRCH);
+	assert_int_equal(SC(SYS_tkill, SC(SYS_getpid), SIGUSR1), 0); /* still ignored */
 	/* A point, then the child changes everything and is put back. */
 	assert_int_equal(linux_proc__clone(child, cspace, fx, &point), 0);
 	assert_int_equal(SC(SYS_lseek, 3, 0, SEEK_SET), 0);
@@ -653,7 +656,9 @@ static void test_clone_restore(void **state)
 	assert_int_equal(SC(SYS_munmap, m0, 65536), 0);
 	assert_int_equal(SC(SYS_openat, AT_FDCWD, G(0), O_RDONLY), 4);
 	assert_int_equal(SC(SYS_close, 3), 0);
+	cm = SC(SYS_getpid);
 	assert_int_equal(linux_proc__restore(child, point), 0);
+	assert_int_equal(SC(SYS_getpid), cm); /* a restore keeps the id */
 	assert_int_equal(SC(SYS_read, 3, G(100), 100), 0); /* at the end, as at the point */
 	assert_int_equal(SC(SYS_read, 4, G(100), 1), -EBADF);
 	assert_int_equal(SC(SYS_brk, 0), brk0 + 65536);

@@ -198,12 +198,9 @@ int cmd_afl(int argc, char **argv)
 	status = cmd_load_image(&afl_cmd, o.guest, &img);
 	if (status)
 		return status;
-	if (linux_elf__detect(img.data, img.size) != LINUX_ELF_BOOT_ABI) {
-		fprintf(stderr, "vmm afl: guest '%s': a Linux program; vmm afl runs boot-ABI "
-			"guests only (guest-images/README.md) in this version\n", o.guest);
-		cmd_image_free(&img);
-		return EXIT_FAILED;
-	}
+	status = cmd_require_boot_abi(&afl_cmd, o.guest, &img);
+	if (status)
+		return status;
 	if (o.serial) {
 		serial_fd = open(o.serial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (serial_fd < 0) {

@@ -284,6 +284,8 @@ int cmd_fuzz(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	status = cmd_load_image(&fuzz_cmd, o.guest, &img);
+	if (!status)
+		status = cmd_require_boot_abi(&fuzz_cmd, o.guest, &img);
 	if (status)
 		return status;
 	if (o.serial) {

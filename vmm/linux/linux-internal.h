@@ -54,6 +54,7 @@ struct linux_proc {
 	uint64_t mmap_top;		/* mappings go below this (the stack's guard) */
 	uint64_t stack_lo;
 
+	int64_t pid;			/* getpid's answer: 1, or a clone's own */
 	uint64_t tid_address;
 	struct ksigaction sigactions[LINUX_NSIG + 1];
 	uint64_t sigmask;

@@ -31,7 +31,13 @@
 
 #include "linux-internal.h"
 
+/*
+ * Process ids: a loaded program is 1, as the init of its own namespace; each
+ * clone of a process gets the next id of this VMM process (a clone is a
+ * fork: it must be able to tell itself apart). A reset keeps the id.
+ */
 #define LINUX_PID 1
+static int64_t next_clone_pid = LINUX_PID;
 #define SIGSET_SIZE 8
 #define MAX_RANDOM (32U << 20)
 
@@ -59,6 +65,7 @@ int linux_proc__create(const struct linux_config *cfg, struct linux_proc **ret_p
 	p->mem_size = mm_space_size(cfg->space);
 	p->io = cfg->io;
 	p->io_ctx = cfg->io_ctx;
+	p->pid = LINUX_PID;
 	if (p->mem_size < 4 * LINUX_USER_LO) {
 		err = -EINVAL;
 		goto free_proc;
@@ -144,6 +151,7 @@ int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void
 	if (err)
 		return err;
 	proc_copy_state(p, src);
+	p->pid = __atomic_add_fetch(&next_clone_pid, 1, __ATOMIC_RELAXED);
 	p->calls = src->calls;
 	p->unknown = src->unknown;
 	p->unknown_big = src->unknown_big;
@@ -378,7 +386,7 @@ static int64_t sys_prlimit(struct linux_proc *p, int64_t pid, unsigned res, uint
 {
 	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
 
-	if (pid && pid != LINUX_PID)
+	if (pid && pid != p->pid)
 		return -ESRCH;
 	if (res >= RLIM_NLIMITS)
 		return -EINVAL;
@@ -516,10 +524,10 @@ static int64_t dispatch(struct linux_proc *p, const struct kvm_regs *g, struct l
 	case SYS_clock_nanosleep: return sys_nanosleep(p, (int64_t)a0, (int)a1, a2, a3);
 	case SYS_getrandom: return sys_getrandom(p, a0, a1, (unsigned)a2);
 	case SYS_uname: return sys_uname(p, a0);
-	case SYS_getpid: case SYS_gettid: return LINUX_PID;
+	case SYS_getpid: case SYS_gettid: return p->pid;
 	case SYS_getppid: return 0;
 	case SYS_getuid: case SYS_geteuid: case SYS_getgid: case SYS_getegid: return 0;
-	case SYS_set_tid_address: p->tid_address = a0; return LINUX_PID;
+	case SYS_set_tid_address: p->tid_address = a0; return p->pid;
 	case SYS_set_robust_list: return a1 == 24 ? 0 : -EINVAL;
 	case SYS_rt_sigaction: return sys_sigaction(p, (int)a0, a1, a2, a3);
 	case SYS_rt_sigprocmask: return sys_sigprocmask(p, (int)a0, a1, a2, a3);
@@ -529,12 +537,12 @@ static int64_t dispatch(struct linux_proc *p, const struct kvm_regs *g, struct l
 	case SYS_futex: return sys_futex(p, a0, (int)a1, (uint32_t)a2, a3, r);
 	case SYS_sched_yield: return 0;
 	case SYS_tkill:
-		return (int64_t)a0 == LINUX_PID ? send_self(p, (int)a1, r) : -ESRCH;
+		return (int64_t)a0 == p->pid ? send_self(p, (int)a1, r) : -ESRCH;
 	case SYS_tgkill:
-		return (int64_t)a0 == LINUX_PID && (int64_t)a1 == LINUX_PID ?
+		return (int64_t)a0 == p->pid && (int64_t)a1 == p->pid ?
 		       send_self(p, (int)a2, r) : -ESRCH;
 	case SYS_kill:
-		return (int64_t)a0 == LINUX_PID || a0 == 0 ? send_self(p, (int)a1, r) : -ESRCH;
+		return (int64_t)a0 == p->pid || a0 == 0 ? send_self(p, (int)a1, r) : -ESRCH;
 	case SYS_clone: return sys_clone(p, a0);
 	case SYS_clone3: case SYS_fork: case SYS_vfork: return sys_clone(p, 0);
 	default: return unknown(p, g->rax);

@@ -99,8 +99,37 @@ static const char *crash_name(void *ctx, unsigned vector)
 	return linux__signal_name(linux__vector_signal(vector));
 }
 
+/* A clone's process: a copy of the parent's over the clone's memory. */
+static int clone_proc(void *ctx, struct mm_space *space, void **ret_copy)
+{
+	struct linux_vm *lv = ctx, *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->stderr_fd = lv->stderr_fd;
+	err = linux_proc__clone(lv->proc, space, c, &c->proc);
+	if (err) {
+		free(c);
+		return err;
+	}
+	*ret_copy = c;
+	return 0;
+}
+
+static void attach_proc(void *copy, struct vm *vm)
+{
+	((struct linux_vm *)copy)->vm = vm;
+}
+
+static void release_proc(void *copy)
+{
+	linux_vm__destroy(copy);
+}
+
 static const struct vm_syscall_ops syscall_ops = {
 	.syscall = on_syscall, .crash_name = crash_name,
+	.clone = clone_proc, .attach = attach_proc, .release = release_proc,
 };
 
 int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linux_vm **ret_lv,

@@ -96,7 +96,7 @@ void linux_proc__destroy(struct linux_proc *proc); /* NULL: no-op; closes the gr
  * A copy of the running process @src over @space, a clone of its memory (the
  * same size): descriptors, offsets, mappings, brk and signal state as they
  * are, the granted files duplicated (the copy owns its descriptors), I/O
- * through @src's ops with @io_ctx. For clones and fuzzing snapshot points:
+ * through @src's ops with @io_ctx, and a process id of its own (getpid). For clones and fuzzing snapshot points:
  * call it while @src's vCPU is stopped.
  */
 int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void *io_ctx,

@@ -58,6 +58,7 @@ struct vm {
 	uint16_t pm1_enable;		/* ACPI PM1a enable: holds what the guest writes */
 	const struct vm_syscall_ops *syscall_ops; /* NULL: no process guest */
 	void *syscall_ctx;
+	bool syscall_owned;	/* a clone's process copy: released with the VM */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: */

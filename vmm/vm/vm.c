@@ -422,7 +422,7 @@ static bool handle_syscall(struct vcpu *c)
 	if (!vm->syscall_ops) {
 		s.reason = VM_STOP_UNHANDLED;
 		snprintf(s.what, sizeof(s.what), "unhandled exit on vCPU %u: a system call (%llu) "
-			 "in a VM that serves none (a clone of a Linux program)", c->id,
+			 "in a VM that serves none", c->id,
 			 sc.regs.rax);
 		return syscall_stop(c, &s, &sc.regs);
 	}
@@ -457,6 +457,11 @@ static bool handle_syscall(struct vcpu *c)
 		}
 	}
 	return false;
+}
+
+bool vm__serves_syscalls(const struct vm *vm)
+{
+	return vm->syscall_ops != NULL;
 }
 
 void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx)
@@ -1210,6 +1215,8 @@ void vm__destroy(struct vm *vm)
 				pthread_join(vm->vcpus[i].thread, NULL);
 	}
 	uart__exit(&vm->uart);
+	if (vm->syscall_owned)
+		vm->syscall_ops->release(vm->syscall_ctx);
 	/* Before the memory goes: a device may hold pins on it. */
 	for (unsigned i = 0; i < vm->nr_devices; i++)
 		if (vm->devices[i].owned)

@@ -207,12 +207,29 @@ struct vm_syscall_ops {
 				       struct vm_stop *stop);
 	/* Optional: what the guest dies of on exception @vector ("SIGSEGV"), for the report. */
 	const char *(*crash_name)(void *ctx, unsigned vector);
+	/*
+	 * Optional, all three or none: clones serve system calls too. @clone
+	 * copies the process for a clone whose memory is @space, while the
+	 * parent is paused; the copy belongs to the capture, then to the child
+	 * VM, which @attach tells it of (before it runs) and which @release
+	 * frees it with (after its vCPUs are gone). Without them, a clone's
+	 * first system call stops it as unhandled.
+	 */
+	int (*clone)(void *ctx, struct mm_space *space, void **ret_copy);
+	void (*attach)(void *copy, struct vm *vm);
+	void (*release)(void *copy);
 };
+
+/* Whether the VM serves system calls (a Linux program or a clone of one). */
+bool vm__serves_syscalls(const struct vm *vm);
 
 /* Write @buf to the VM's console (the UART's output: stdout, --serial, a clone's tag). */
 void vm__console_write(struct vm *vm, const void *buf, size_t len);
 
-/* Serve ABI_SYSCALL_MMIO with @ops (before vm__start; clones do not inherit it). */
+/*
+ * Serve ABI_SYSCALL_MMIO with @ops (before vm__start). @ctx stays the
+ * caller's; clones get copies through @ops->clone, which they own.
+ */
 void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx);
 
 /*
