@@ -25,6 +25,7 @@
 #include <asm/prctl.h>
 #include <cmocka.h>
 
+#include "abi.h"
 #include "builtin-guests.h"
 #include "linux.h"
 #include "progs-path.h"
@@ -827,6 +828,25 @@ static void test_exit_unknown_threads(void **state)
 	assert_int_equal(st.unknown, 6); /* refused threads are served, not unknown */
 }
 
+/* The VMM's own calls: fuzzing requests for the controller; the rest of the range is unknown. */
+static void test_vmm_requests(void **state)
+{
+	struct linux_result r;
+
+	(void)state;
+	assert_int_equal(sc6(&r, LINUX_SYS_VMM + HC_FUZZ_READY, G(0), 4096, G(8192), 0, 0, 0),
+			 -EINTR);
+	assert_int_equal(r.action, LINUX_REQUEST);
+	assert_int_equal(r.req_nr, HC_FUZZ_READY);
+	assert_int_equal(sc6(&r, LINUX_SYS_VMM + HC_FUZZ_DONE, 3, 0, 0, 0, 0, 0), -EINTR);
+	assert_int_equal(r.action, LINUX_REQUEST);
+	assert_int_equal(r.req_nr, HC_FUZZ_DONE);
+	assert_int_equal(SC(LINUX_SYS_VMM + HC_CLONE), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM + HC_SNAPSHOT), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM - 1 + HC_FUZZ_READY), -ENOSYS);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +863,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_process_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_unknown_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmm_requests, setup, teardown),
 	};
 
 	progs__init(argc, argv, 1);

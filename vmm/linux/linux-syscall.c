@@ -29,6 +29,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "abi.h"
 #include "linux-internal.h"
 
 /*
@@ -560,6 +561,13 @@ void linux__syscall(struct linux_proc *p, struct kvm_regs *regs, struct linux_re
 	case SYS_exit_group:
 		r->action = LINUX_EXIT;
 		r->status = (int)(regs->rdi & 0xff);
+		return;
+	case LINUX_SYS_VMM + HC_FUZZ_READY:
+	case LINUX_SYS_VMM + HC_FUZZ_DONE:
+		/* A request for the controller; it may answer in rax. */
+		r->action = LINUX_REQUEST;
+		r->req_nr = regs->rax - LINUX_SYS_VMM;
+		regs->rax = (uint64_t)-EINTR;
 		return;
 	}
 	ret = dispatch(p, regs, r);

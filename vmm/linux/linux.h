@@ -125,16 +125,27 @@ int linux_proc__load(struct linux_proc *proc, const void *image, size_t size, in
 		     char *const *argv, char *const *envp, struct linux_entry *ret_entry,
 		     char *ret_msg, size_t msg_len);
 
+/*
+ * The VMM's own system calls: number LINUX_SYS_VMM + HC_FUZZ_READY or
+ * HC_FUZZ_DONE (guest-images/abi.h), arguments in rdi, rsi, rdx as the
+ * hypercalls take them, make a Linux program a fuzzing target like a
+ * boot-ABI guest (guest-images/linux/vmm-fuzz.h wraps them). Far above
+ * every Linux number: anything else there is an unknown call (-ENOSYS).
+ */
+#define LINUX_SYS_VMM 0x564d4d00ULL /* "VMM\0" */
+
 enum linux_action {
 	LINUX_RETURN,	/* rax holds the result: back to the guest */
 	LINUX_EXIT,	/* exit/exit_group: status */
 	LINUX_KILLED,	/* a fatal signal: signal, what */
+	LINUX_REQUEST,	/* a request for the controller (req_nr); rax -EINTR until answered */
 };
 
 struct linux_result {
 	enum linux_action action;
 	int status;		/* LINUX_EXIT: 0-255 */
 	int signal;		/* LINUX_KILLED */
+	uint64_t req_nr;	/* LINUX_REQUEST: HC_FUZZ_READY or HC_FUZZ_DONE */
 	bool set_fs_base;	/* arch_prctl(ARCH_SET_FS): load FS base */
 	uint64_t fs_base;
 	char what[160];		/* LINUX_KILLED: one line for the user */

@@ -110,7 +110,7 @@ static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool de
 			err = capture_devices(cap, i);
 		if (!err && parent->syscall_ops && parent->syscall_ops->clone)
 			err = parent->syscall_ops->clone(parent->syscall_ctx, cap->spaces[i],
-							 &cap->procs[i]);
+							 mm_flags, &cap->procs[i]);
 	}
 	if (resume)
 		vm__resume(parent);

@@ -459,6 +459,13 @@ static bool handle_syscall(struct vcpu *c)
 	return false;
 }
 
+int vm__rewind_process(struct vm *vm)
+{
+	if (!vm->syscall_owned || !vm->syscall_ops->rewind)
+		return 0;
+	return vm->syscall_ops->rewind(vm->syscall_ctx);
+}
+
 bool vm__serves_syscalls(const struct vm *vm)
 {
 	return vm->syscall_ops != NULL;

@@ -208,17 +208,27 @@ struct vm_syscall_ops {
 	/* Optional: what the guest dies of on exception @vector ("SIGSEGV"), for the report. */
 	const char *(*crash_name)(void *ctx, unsigned vector);
 	/*
-	 * Optional, all three or none: clones serve system calls too. @clone
-	 * copies the process for a clone whose memory is @space, while the
-	 * parent is paused; the copy belongs to the capture, then to the child
-	 * VM, which @attach tells it of (before it runs) and which @release
-	 * frees it with (after its vCPUs are gone). Without them, a clone's
-	 * first system call stops it as unhandled.
+	 * Optional, all four or none: clones serve system calls too. @clone
+	 * copies the process for a clone whose memory is @space (made with
+	 * @mm_flags), while the parent is paused; the copy belongs to the
+	 * capture, then to the child VM, which @attach tells it of (before it
+	 * runs) and which @release frees it with (after its vCPUs are gone).
+	 * @rewind puts a MM_CLONE_RESETTABLE clone's process back to its clone
+	 * point (vm__rewind_process). Without them, a clone's first system
+	 * call stops it as unhandled.
 	 */
-	int (*clone)(void *ctx, struct mm_space *space, void **ret_copy);
+	int (*clone)(void *ctx, struct mm_space *space, unsigned mm_flags, void **ret_copy);
 	void (*attach)(void *copy, struct vm *vm);
 	void (*release)(void *copy);
+	int (*rewind)(void *copy);
 };
+
+/*
+ * A resettable clone's process back to its clone point (its descriptors,
+ * heap, mappings: what memory and vCPU state do not hold), with the VM
+ * paused; 0 when the VM serves no system calls.
+ */
+int vm__rewind_process(struct vm *vm);
 
 /* Whether the VM serves system calls (a Linux program or a clone of one). */
 bool vm__serves_syscalls(const struct vm *vm);
