@@ -434,7 +434,8 @@ static bool handle_syscall(struct vcpu *c)
 		c->syscall_cpl = 1 + (sregs.cs.selector & 3);
 	}
 	s.reason = vm->syscall_ops->syscall(vm->syscall_ctx, c->id, &sc, &s);
-	if (s.reason != VM_RUNNING)
+	/* A request (HC_FUZZ_READY...) returns from the call first, as a hypercall does. */
+	if (s.reason != VM_RUNNING && s.reason != VM_STOP_REQUEST)
 		return syscall_stop(c, &s, &sc.regs);
 	if (c->syscall_cpl == 1 + 3) {
 		sc.regs.rip = sc.regs.rcx;
@@ -442,6 +443,11 @@ static bool handle_syscall(struct vcpu *c)
 	}
 	if (ioctl(c->fd, KVM_SET_REGS, &sc.regs)) {
 		stop_error(c, -errno, "writing the system call's result");
+		return true;
+	}
+	if (s.reason == VM_STOP_REQUEST) {
+		s.cpu = c->id;
+		vm_set_stop(vm, c, &s);
 		return true;
 	}
 	if (sc.set_fs_base) {
