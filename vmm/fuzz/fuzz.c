@@ -20,6 +20,13 @@
  *   fault), KVM's dirty log sees the guest's writes to the clone's own
  *   frames (kept writable across resets: no fault per run), and the input
  *   range is added for the VMM's own writes.
+ * - The VMs have no in-kernel irqchip (vm_config.no_irqchip): a run can
+ *   change no interrupt-controller or timer state, so a reset writes only
+ *   registers, XSAVE and memory (vm__reset_state) after a run that ended
+ *   in HC_FUZZ_DONE without writing the VMM's tables below ABI_RESERVED
+ *   (the IDT, GDT, TSS, page tables and ring-0 stack: without them the
+ *   guest cannot run its own code at CPL 0). Any other run - a crash, a
+ *   timeout, a cancel, an exit, such a write - gets the full restore.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +52,7 @@ struct fuzz {
 	int cancel_fd;		/* fuzz__set_cancel_fd; -1: none */
 	size_t pending_len;	/* fuzz__exec ran an input of this length: reset due */
 	bool pending;
+	bool pending_done;	/* and the run ended in HC_FUZZ_DONE */
 	uint64_t *dirty;	/* KVM's dirty log of the clone, one bit a page */
 	size_t dirty_words;
 	int broken;		/* -errno once a reset failed */
@@ -85,7 +93,7 @@ static int read_cov_desc(struct fuzz *f, const struct fuzz_config *cfg, uint64_t
 static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *msg, size_t len)
 {
 	struct vm_config vc = {.mem_size = cfg->mem_size, .nr_cpus = cfg->nr_cpus,
-			       .serial_fd = cfg->serial_fd};
+			       .serial_fd = cfg->serial_fd, .no_irqchip = true};
 	int tmo = cfg->ready_timeout_ms > 0 ? cfg->ready_timeout_ms : 10000;
 	struct vm_stop stop;
 	int err;
@@ -213,8 +221,17 @@ static void classify(const struct vm_stop *stop, struct fuzz_result *r)
 	}
 }
 
+/* Whether the run wrote a page of the VMM's own tables (below ABI_RESERVED). */
+static bool wrote_vmm_tables(const uint64_t *dirty)
+{
+	for (uint64_t g = 0; g < ABI_RESERVED / MM_PAGE_SIZE; g++)
+		if (dirty[g / 64] & 1ULL << (g % 64))
+			return true;
+	return false;
+}
+
 /* Put the clone back at the snapshot point; @len: the input's bytes. */
-static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
+static int reset(struct fuzz *f, size_t len, bool done, struct fuzz_result *r)
 {
 	uint64_t t0 = clock_now_ns();
 	int err;
@@ -222,10 +239,13 @@ static int reset(struct fuzz *f, size_t len, struct fuzz_result *r)
 	err = vm__get_dirty_log(f->vm, f->dirty);
 	for (uint64_t g = f->gpa / MM_PAGE_SIZE; !err && g * MM_PAGE_SIZE < f->gpa + len; g++)
 		f->dirty[g / 64] |= 1ULL << (g % 64);
+	/* Before mm's reset, which may consume the bitmap. */
+	r->reset_full = !done || wrote_vmm_tables(f->dirty);
 	if (!err)
 		err = mm_space_reset_tracked(vm__space(f->vm), f->dirty, 0, &r->dirtied);
 	if (!err)
-		err = vm__restore_state(f->vm, f->snap);
+		err = r->reset_full ? vm__restore_state(f->vm, f->snap)
+				    : vm__reset_state(f->vm, f->snap);
 	r->reset_ns = clock_now_ns() - t0;
 	if (err)
 		f->broken = err;
@@ -301,6 +321,7 @@ int fuzz__exec(struct fuzz *f, const void *input, size_t len, int timeout_ms,
 		return f->broken = err;
 	if (cancelled)
 		r.outcome = FUZZ_CANCELLED;
+	f->pending_done = r.outcome == FUZZ_DONE;
 	*ret_result = r;
 	return 0;
 }
@@ -313,7 +334,7 @@ int fuzz__reset(struct fuzz *f, struct fuzz_result *r)
 		return f->broken;
 	if (!f->pending)
 		return 0;
-	err = reset(f, f->pending_len, r);
+	err = reset(f, f->pending_len, f->pending_done, r);
 	f->pending = false;
 	return err;
 }
