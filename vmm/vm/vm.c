@@ -1192,10 +1192,18 @@ int vm__pause(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_req = true;
-	pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
-	pthread_mutex_unlock(&vm->lock);
-	kick_all(vm);
-	pthread_mutex_lock(&vm->lock);
+	/*
+	 * Wake and kick only vCPUs that are not paused yet: a paused one sees
+	 * pause_req before it runs again, and a signal or a wakeup would cost
+	 * it (and this thread) a round trip for nothing - after every fuzz
+	 * run, whose vCPU has paused itself by the time its stop is seen.
+	 */
+	if (vm->nr_paused + vm->nr_exited < started) {
+		pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
+		for (unsigned i = 0; i < vm->nr_cpus; i++)
+			if (!vm->vcpus[i].paused)
+				kick(&vm->vcpus[i]);
+	}
 	while (vm->nr_paused + vm->nr_exited < started)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
@@ -1401,10 +1409,17 @@ void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (cpu < vm->nr_cpus) {
-		vm->vcpus[cpu].parked = parked;
-		vm->vcpus[cpu].queued_seq = 0; /* a request of the state that is gone */
+		struct vcpu *c = &vm->vcpus[cpu];
+
+		/*
+		 * Wake the vCPU threads only if what they wait on changed: a reset
+		 * that changes neither would wake a paused thread for nothing.
+		 */
+		if (c->parked != parked || c->queued_seq)
+			pthread_cond_broadcast(&vm->cond);
+		c->parked = parked;
+		c->queued_seq = 0; /* a request of the state that is gone */
 	}
-	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 }
 
