@@ -95,6 +95,15 @@ static void notify_stop(struct vm *vm)
 		(void)0; /* a full eventfd has a wakeup pending anyway */
 }
 
+/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
+static void complete_io(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	c->regs_current = c->run->kvm_valid_regs == SYNC_ALL; /* stored on the way out */
+}
+
 /* Under vm->lock: true if @stop is now the VM's stop, false if it was queued. */
 static bool set_stop_locked(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
 {
@@ -124,8 +133,20 @@ static void vm_set_stop(struct vm *vm, struct vcpu *c, const struct vm_stop *sto
 {
 	bool first;
 
+	/*
+	 * A vCPU stopping the VM pauses itself in the same step: whoever waits
+	 * for the stop then finds it paused too, and vm__pause neither wakes
+	 * nor kicks it (one thread handoff a stop instead of three).
+	 */
+	if (c)
+		complete_io(c);
 	pthread_mutex_lock(&vm->lock);
 	first = set_stop_locked(vm, c, stop);
+	if (c && !c->paused) {
+		c->paused = true;
+		vm->nr_paused++;
+		pthread_cond_broadcast(&vm->cond);
+	}
 	pthread_mutex_unlock(&vm->lock);
 	if (first) {
 		kick_all(vm);
@@ -169,14 +190,6 @@ static void stop_error(struct vcpu *c, int err, const char *what)
 	vm_set_stop(c->vm, c, &s);
 }
 
-/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
-static void complete_io(struct vcpu *c)
-{
-	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
-	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-	c->regs_current = c->run->kvm_valid_regs == SYNC_ALL; /* stored on the way out */
-}
 
 /*
  * The vCPU's general registers: the kvm_run copy when it is current (no
