@@ -46,7 +46,9 @@ struct fuzz_result {
 	enum fuzz_outcome outcome;
 	struct vm_stop stop;	/* FUZZ_CRASH, FUZZ_EXIT: why */
 	uint64_t done_value;	/* FUZZ_DONE: the guest's argument */
-	uint64_t dirtied;	/* pages the run dirtied (restored by the reset) */
+	uint64_t dirtied;	/* pages the reset restored: every page the run
+				   dirtied, and those earlier runs dirtied that
+				   stay writable (fuzz.c: manual dirty log) */
 	uint64_t run_ns;	/* input written to the VM paused again */
 	uint64_t reset_ns;	/* memory reset + state restore */
 	bool reset_full;	/* the reset restored every state (vm__restore_state),

@@ -1401,6 +1401,26 @@ int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
 	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 }
 
+int vm__set_dirty_log_manual(struct vm *vm)
+{
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+				     .args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE}};
+	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+
+	if (n <= 0 || !(n & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
+		return -ENOTSUP;
+	return ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) ? -errno : 0;
+}
+
+int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap)
+{
+	struct kvm_clear_dirty_log log = {.slot = 0, .first_page = 0,
+					  .num_pages = (uint32_t)(vm->mem_size / 4096),
+					  .dirty_bitmap = (void *)bitmap};
+
+	return ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &log) ? -errno : 0;
+}
+
 void vm__set_notify_fd(struct vm *vm, int fd)
 {
 	pthread_mutex_lock(&vm->lock);

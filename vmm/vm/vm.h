@@ -257,6 +257,15 @@ int vm__resume(struct vm *vm);
  */
 int vm__set_dirty_logging(struct vm *vm, bool on);
 int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
+/*
+ * Manual protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), set before the log
+ * is turned on: vm__get_dirty_log then reports every page written since
+ * its bit was last cleared and write-protects nothing, so a page stays
+ * writable (no fault) until vm__clear_dirty_log write-protects the pages
+ * of @bitmap again and clears their bits. -ENOTSUP without it.
+ */
+int vm__set_dirty_log_manual(struct vm *vm);
+int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap);
 /* Signal eventfd @fd (not owned; -1: none) when the VM stops. */
 void vm__set_notify_fd(struct vm *vm, int fd);
 /*
