@@ -191,11 +191,17 @@ int fuzz__create(const struct fuzz_config *cfg, struct fuzz **ret_fuzz, char *re
 			snprintf(ret_msg, msg_len, "saving the snapshot state: %s", strerror(-err));
 	}
 	if (!err) {
-		/* Its threads start paused: every run begins with a resume. */
+		/*
+		 * Its threads start paused: every run begins with a resume. Wait
+		 * until they are: a starting thread completes I/O (KVM_RUN) on its
+		 * vCPU, which must not overlap the first reset or hypercall result.
+		 */
 		vm__pause(f->vm);
 		err = vm__start(f->vm);
 		if (err)
 			snprintf(ret_msg, msg_len, "starting the clone: %s", strerror(-err));
+		else
+			vm__pause(f->vm);
 	}
 	if (err) {
 		fuzz__destroy(f);
