@@ -33,7 +33,8 @@
  *   registers, XSAVE and memory (vm__reset_state) after a run that ended
  *   in HC_FUZZ_DONE without writing the VMM's tables below ABI_RESERVED
  *   (the IDT, GDT, TSS, page tables and ring-0 stack: without them the
- *   guest cannot run its own code at CPL 0). Any other run - a crash, a
+ *   guest cannot run its own code at CPL 0; page tables: without changing
+ *   them, see wrote_vmm_tables). Any other run - a crash, a
  *   timeout, a cancel, an exit, such a write - gets the full restore.
  */
 #include <errno.h>
@@ -241,12 +242,34 @@ static void classify(const struct vm_stop *stop, struct fuzz_result *r)
 	}
 }
 
-/* Whether the run wrote a page of the VMM's own tables (below ABI_RESERVED). */
-static bool wrote_vmm_tables(const uint64_t *dirty)
+_Static_assert(ABI_RESERVED / MM_PAGE_SIZE <= 64, "the VMM's pages fit one bitmap word");
+
+/*
+ * Whether the run may have changed the VMM's own pages below ABI_RESERVED
+ * (IDT, GDT, TSS, page tables, exception stubs, ring-0 stack). Their dirty
+ * bits say so, but for the page tables: on AMD's nested paging the page
+ * walker's accesses to guest page tables are writes at the nested level,
+ * so KVM's dirty log marks them on every walk although nothing changes
+ * (the VMM presets their accessed and dirty bits). A page-table page whose
+ * contents equal the snapshot's (the parent's, paused there) is taken as
+ * unchanged. (A guest that rewrote its tables and put them back within one
+ * run would escape that; it takes code written for it.)
+ */
+static bool wrote_vmm_tables(struct fuzz *f)
 {
-	for (uint64_t g = 0; g < ABI_RESERVED / MM_PAGE_SIZE; g++)
-		if (dirty[g / 64] & 1ULL << (g % 64))
+	uint64_t low = f->dirty[0] & ((1ULL << (ABI_RESERVED / MM_PAGE_SIZE)) - 1);
+	uint64_t tables = low & vm__page_table_pages();
+	const uint8_t *now = mm_space_hva(vm__space(f->vm));
+	const uint8_t *snap = mm_space_hva(vm__space(f->parent));
+
+	if (low & ~tables)
+		return true;
+	for (; tables; tables &= tables - 1) {
+		uint64_t off = (uint64_t)__builtin_ctzll(tables) * MM_PAGE_SIZE;
+
+		if (memcmp(now + off, snap + off, MM_PAGE_SIZE))
 			return true;
+	}
 	return false;
 }
 
@@ -260,7 +283,7 @@ static int reset(struct fuzz *f, size_t len, bool done, struct fuzz_result *r)
 	err = vm__get_dirty_log(f->vm, f->dirty);
 	for (uint64_t g = f->gpa / MM_PAGE_SIZE; !err && g * MM_PAGE_SIZE < f->gpa + len; g++)
 		f->dirty[g / 64] |= 1ULL << (g % 64);
-	low = wrote_vmm_tables(f->dirty);
+	low = !err && wrote_vmm_tables(f);
 	r->reset_full = !done || low;
 	if (!err)
 		err = mm_space_reset_tracked(vm__space(f->vm), f->dirty, 0, &r->dirtied);

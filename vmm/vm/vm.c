@@ -1401,6 +1401,11 @@ int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
 	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 }
 
+uint64_t vm__page_table_pages(void)
+{
+	return x86_setup__table_pages();
+}
+
 int vm__set_dirty_log_manual(struct vm *vm)
 {
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,

@@ -264,6 +264,11 @@ int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
  * writable (no fault) until vm__clear_dirty_log write-protects the pages
  * of @bitmap again and clears their bits. -ENOTSUP without it.
  */
+/*
+ * The guest pages (bit n: page n, all below ABI_RESERVED) where the VMM
+ * keeps the page tables it builds (vm__load_elf, vm__load_process).
+ */
+uint64_t vm__page_table_pages(void);
 int vm__set_dirty_log_manual(struct vm *vm);
 int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap);
 /* Signal eventfd @fd (not owned; -1: none) when the VM stops. */

@@ -169,6 +169,15 @@ int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio)
 	return 0;
 }
 
+uint64_t x86_setup__table_pages(void)
+{
+	uint64_t mask = 0;
+
+	for (uint64_t a = PML4_GPA; a < PD_END; a += 0x1000)
+		mask |= 1ULL << (a >> 12);
+	return mask | 1ULL << (GUARD_PT_GPA >> 12);
+}
+
 void x86_setup__guard_low(void *mem, uint64_t user_page)
 {
 	for (uint64_t a = 0; a < MIB2; a += 0x1000) {
