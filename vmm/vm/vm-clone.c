@@ -134,7 +134,8 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 		      struct vm **ret_child)
 {
 	struct vm_config ccfg = {.nr_cpus = cap->parent->nr_cpus, .serial_fd = cfg->serial_fd,
-				 .notify_fd = cap->parent->notify_fd};
+				 .notify_fd = cap->parent->notify_fd,
+				 .no_irqchip = !cap->parent->irqchip};
 	struct vm *child;
 	int err;
 

@@ -25,6 +25,15 @@ struct vcpu {
 	uint64_t queued_seq;	/* under vm->lock: 0 none, else its place in the queue */
 	uint64_t exits[VM_NR_EXIT_KINDS];
 	uint8_t syscall_cpl;	/* vCPU thread: 0 unknown, else 1 + the CPL a `syscall` runs at */
+	/*
+	 * run->s.regs (regs, sregs, events) is the vCPU's state, or becomes it
+	 * at its next KVM_RUN for what run->kvm_dirty_regs flags: set when
+	 * KVM_RUN returns (KVM stores them on every return) and when all three
+	 * are staged; cleared when the VMM goes to the ioctls
+	 * (vm__flush_staged_regs). Written by the vCPU thread between runs and
+	 * by the controller while the vCPU is paused.
+	 */
+	bool regs_current;
 };
 
 struct device {
@@ -44,6 +53,7 @@ struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	bool irqchip;
+	bool sync_regs;		/* KVM_CAP_SYNC_REGS has regs, sregs and events */
 	struct mm_pool *pool;
 	struct pool_ref *pool_ref; /* NULL: the caller's pool */
 	struct mm_space *space;

@@ -34,6 +34,10 @@ struct vm_config {
 				   new zero-filled space of mem_size */
 	int notify_fd;		/* > 0: an eventfd the VM signals when it stops
 				   (not owned); 0 or -1: none */
+	bool no_irqchip;	/* no in-kernel LAPIC, IOAPIC, PIC or PIT: their
+				   addresses and ports exit to the VMM like any
+				   other (a guest that takes no interrupts, such
+				   as a fuzz target: its resets skip that state) */
 };
 
 enum vm_stop_reason {
@@ -280,6 +284,20 @@ int vm__resume(struct vm *vm);
  */
 int vm__set_dirty_logging(struct vm *vm, bool on);
 int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
+/*
+ * Manual protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), set before the log
+ * is turned on: vm__get_dirty_log then reports every page written since
+ * its bit was last cleared and write-protects nothing, so a page stays
+ * writable (no fault) until vm__clear_dirty_log write-protects the pages
+ * of @bitmap again and clears their bits. -ENOTSUP without it.
+ */
+/*
+ * The guest pages (bit n: page n, all below ABI_RESERVED) where the VMM
+ * keeps the page tables it builds (vm__load_elf, vm__load_process).
+ */
+uint64_t vm__page_table_pages(void);
+int vm__set_dirty_log_manual(struct vm *vm);
+int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap);
 /* Signal eventfd @fd (not owned; -1: none) when the VM stops. */
 void vm__set_notify_fd(struct vm *vm, int fd);
 /*
@@ -302,6 +320,20 @@ bool vm__vcpu_parked(struct vm *vm, unsigned cpu);
  * says, and a stop it had queued is dropped (it belongs to the old state).
  */
 void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked);
+
+/*
+ * Staged registers (KVM_CAP_SYNC_REGS): vCPU @cpu's general and special
+ * registers and pending events written into its kvm_run page, applied by
+ * KVM at its next KVM_RUN: no ioctl. Paused or not started. -ENOTSUP if
+ * KVM cannot (vm__can_stage_regs false): then use the ioctls.
+ * Any code that reads or writes those registers with ioctls calls
+ * vm__flush_staged_regs first: it applies what is staged (ioctls) and
+ * stops the VMM from trusting the kvm_run copy until the vCPU runs again.
+ */
+bool vm__can_stage_regs(const struct vm *vm);
+int vm__stage_regs(struct vm *vm, unsigned cpu, const struct kvm_regs *regs,
+		   const struct kvm_sregs *sregs, const struct kvm_vcpu_events *events);
+int vm__flush_staged_regs(struct vm *vm, unsigned cpu);
 
 struct mm_space *vm__space(struct vm *vm);
 struct mm_pool *vm__pool(struct vm *vm);
