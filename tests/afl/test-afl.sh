@@ -17,13 +17,17 @@
 #  5. afl-cmin keeps a corpus with every edge of the whole (not both of two
 #     equal inputs), afl-tmin cuts a long crash down to the magic, and two
 #     instances (-M/-S) fuzz side by side through one output directory;
+#  5b. a static Linux program (tests/linux/progs/fuzz-target.c on
+#     guest-images/linux/vmm-fuzz-driver.c): its edges reach afl-showmap
+#     (one more per byte of the magic), afl-fuzz finds a crash (the magic
+#     as a dictionary token), which replays under vmm afl and natively;
 #  no vmm process is left once afl-fuzz, afl-showmap and the others are done;
 #  6. a guest that never reaches its snapshot point fails the handshake
 #     with vmm's message on stderr (AFL_DEBUG_CHILD=1 shows it).
 # The environment below is about the host afl-fuzz runs on (no CPU
 # frequency scaling files, core_pattern), not about the target.
 set -u
-vmm=$1 afl_fuzz=$2 afl_showmap=$3
+vmm=$1 afl_fuzz=$2 afl_showmap=$3 linux_target=$4
 fail() { echo "FAIL: $*"; exit 1; }
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: no usable /dev/kvm"; exit 77; }
 [ -x "$afl_fuzz" ] && [ -x "$afl_showmap" ] || { echo "SKIP: afl++ not installed (afl-fuzz, afl-showmap)"; exit 77; }
@@ -143,6 +147,41 @@ for i in m s; do
 	echo "-M/-S: instance $i: $execs execs, $(sed -n 's/^execs_per_sec *: *//p' "$w/par/$i/fuzzer_stats")/s"
 done
 vmm_left && fail "a vmm afl process outlived the -M/-S instances"
+
+echo "== 5b. a static Linux program (libFuzzer harness on vmm-fuzz-driver.c)"
+# Its coverage reaches afl: each byte of the magic matched is one more edge.
+rm -rf "$w/lsm" "$w/lsmo"
+mkdir "$w/lsm"
+for i in xxxx Vxxx VMxx VMMx; do printf '%s' "$i" >"$w/lsm/$i"; done
+"$afl_showmap" -q -r -t 2000 -i "$w/lsm" -o "$w/lsmo" -- "$vmm" afl --guest "$linux_target" >"$w/lsm.out" 2>&1 ||
+	{ cat "$w/lsm.out"; fail "afl-showmap over the Linux program failed"; }
+prev=0
+for i in xxxx Vxxx VMxx VMMx; do
+	n=$(wc -l <"$w/lsmo/$i")
+	[ "$n" -gt "$prev" ] || fail "the Linux program's map for $i has $n edges, not more than the last ($prev)"
+	prev=$n
+done
+# afl-fuzz drives it to a crash. Its runs make system calls (several exits
+# each), so it gets the magic as a dictionary token: finding it edge by
+# edge is aflme's test (2.); this one is the fork server, the map and the
+# crash of a Linux program.
+rm -rf "$w/lout" "$w/lin"
+mkdir "$w/lin"
+printf 'B1x;' >"$w/lin/b"
+printf 'magic="VMM!"\n' >"$w/dict"
+AFL_BENCH_UNTIL_CRASH=1 "$afl_fuzz" -i "$w/lin" -o "$w/lout" -x "$w/dict" -s 7 -t 1000 -V "$budget" \
+	-- "$vmm" afl --guest "$linux_target" >"$w/lafl.out" 2>&1
+rc=$?
+grep -E 'execs_done|execs_per_sec|saved_crashes' "$w/lout/default/fuzzer_stats" 2>/dev/null
+crash=$(ls "$w/lout/default/crashes"/id:* 2>/dev/null | head -n 1)
+[ -n "$crash" ] || { tail -n 40 "$w/lafl.out"; fail "afl-fuzz found no crash in the Linux program in $budget s (exit $rc)"; }
+"$vmm" afl --guest "$linux_target" <"$crash" >/dev/null 2>"$w/lreplay.err"
+[ $? -eq 101 ] || { cat "$w/lreplay.err"; fail "replaying the Linux program's crash: not a crash"; }
+grep -qE 'signal (11|6)' "$w/lreplay.err" || fail "the Linux program's crash is no SIGSEGV/SIGABRT: $(cat "$w/lreplay.err")"
+# The same binary natively, outside vmm: it reads stdin and crashes alike.
+"$linux_target" <"$crash" >/dev/null 2>&1
+[ $? -gt 128 ] || fail "the Linux program does not crash natively on its crash input"
+vmm_left && fail "a vmm afl process outlived afl-fuzz (Linux program)"
 
 echo "== 6. a guest without a snapshot point: vmm's message, a failed handshake"
 printf 'x' >"$w/bad/x"

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,6 +225,48 @@ static void test_live_clone(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * `vmm fuzz` on a libFuzzer harness built as a static Linux program
+ * (guest-images/linux/vmm-fuzz-driver.c): 60 inputs, each run growing the
+ * heap, mapping memory and having the VMM write a page (the harness aborts
+ * if a run sees an earlier one's traces); exactly the two planted crashes
+ * are found, each with its signal. A program with more vCPUs is refused.
+ */
+static void test_fuzz(void **state)
+{
+	char dir[] = "/tmp/vmm-linux-fuzz-XXXXXX", path[300], cmd[2048];
+	const char *prog = progs__path("gcc-fuzz-target");
+	struct result r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (int i = 0; i < 60; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/in/%02d", dir, i);
+		f = fopen(path, "we");
+		assert_non_null(f);
+		fprintf(f, "%s", i == 20 ? "VMM!" : i == 40 ? "ABRT" : i % 2 ? "VMx" : "input");
+		fclose(f);
+	}
+	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --crashes %s/crashes", prog,
+		 dir, dir);
+	run(cmd, &r);
+	if (r.status != 3 || !strstr(r.out, "crashes 2;") ||
+	    !strstr(r.err, "crash: 20: guest crash on vCPU 0: killed by SIGSEGV") ||
+	    !strstr(r.err, "crash: 40: guest killed by SIGABRT"))
+		fail_msg("vmm fuzz: status %d\nstdout: %s\nstderr: %s", r.status, r.out, r.err);
+	snprintf(path, sizeof(path), "%s/crashes/20", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --cpus 2", prog, dir);
+	run(cmd, &r);
+	EXPECT(r, 2, "", "one vCPU");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +279,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_syscalls),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_live_clone),
+		cmocka_unit_test(test_fuzz),
 	};
 
 	if (argc < 2) {

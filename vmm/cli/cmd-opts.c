@@ -15,7 +15,6 @@
 #include "abi.h"
 #include "builtin-guests.h"
 #include "cmd-opts.h"
-#include "linux.h"
 #include "size.h"
 #include "vm.h"
 
@@ -223,14 +222,4 @@ void cmd_image_free(struct image *img)
 {
 	free(img->owned);
 	img->owned = NULL;
-}
-
-int cmd_require_boot_abi(const struct cmd_ctx *cmd, const char *name, struct image *img)
-{
-	if (linux_elf__detect(img->data, img->size) == LINUX_ELF_BOOT_ABI)
-		return 0;
-	fprintf(stderr, "%s: guest '%s': a Linux program; %s runs boot-ABI guests only "
-		"(guest-images/README.md) in this version\n", cmd->name, name, cmd->name);
-	cmd_image_free(img);
-	return EXIT_FAILED;
 }

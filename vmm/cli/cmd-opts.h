@@ -34,10 +34,5 @@ int cmd_join_args(const struct cmd_ctx *cmd, int argc, char **argv, char *out, s
 /* A built-in guest by name, else an ELF file read whole: 0 or EXIT_FAILED. */
 int cmd_load_image(const struct cmd_ctx *cmd, const char *name, struct image *img);
 void cmd_image_free(struct image *img);
-/*
- * For commands that run boot-ABI guests only (fuzz, afl): 0, or
- * EXIT_FAILED with a message naming @name a Linux program and @img freed.
- */
-int cmd_require_boot_abi(const struct cmd_ctx *cmd, const char *name, struct image *img);
 
 #endif

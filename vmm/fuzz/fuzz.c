@@ -117,7 +117,8 @@ static int boot_to_ready(struct fuzz *f, const struct fuzz_config *cfg, char *ms
 		snprintf(msg, len, "creating the VM: %s", strerror(-err));
 		return err;
 	}
-	err = vm__load_elf(f->parent, cfg->image, cfg->image_size, cfg->cmdline, msg, len);
+	err = cfg->load ? cfg->load(f->parent, cfg->load_arg, msg, len)
+			: vm__load_elf(f->parent, cfg->image, cfg->image_size, cfg->cmdline, msg, len);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, len, "loading the guest: %s", strerror(-err));
@@ -290,6 +291,9 @@ static int reset(struct fuzz *f, size_t len, bool done, struct fuzz_result *r)
 	if (!err)
 		err = r->reset_full ? vm__restore_state(f->vm, f->snap)
 				    : vm__reset_state(f->vm, f->snap);
+	/* A Linux program's descriptors, heap and mappings: memory does not hold them. */
+	if (!err)
+		err = vm__rewind_process(f->vm);
 	/* A low page leaves the set at once: its bit alone makes resets full. */
 	if (!err && f->manual &&
 	    (low || r->dirtied > HOT_MAX || ++f->since_clear >= HOT_CLEAR_EVERY)) {

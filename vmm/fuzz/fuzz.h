@@ -32,6 +32,14 @@ struct fuzz_config {
 	size_t image_size;
 	const char *cmdline;
 	int ready_timeout_ms;	/* to reach HC_FUZZ_READY; <= 0: 10 s */
+	/*
+	 * Optional: put the guest into the new VM instead of vm__load_elf of
+	 * image/cmdline (a static Linux program: vmm/cli's loader, whose
+	 * process the VM owns and its clone rewinds at every reset). 0, or
+	 * -errno with @msg saying why.
+	 */
+	int (*load)(struct vm *vm, void *arg, char *msg, size_t len);
+	void *load_arg;
 };
 
 enum fuzz_outcome {

@@ -61,6 +61,7 @@ struct linux_proc {
 	uint64_t altstack[3];		/* ss_sp, ss_flags (+pad), ss_size */
 	bool thread_notice;
 
+	uint64_t *touched;		/* linux_proc__track_touched: pages handed out */
 	uint64_t calls, unknown, unknown_big;
 	uint64_t unknown_by_nr[LINUX_NR_COUNTED];
 };

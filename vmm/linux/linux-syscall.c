@@ -94,6 +94,7 @@ void linux_proc__destroy(struct linux_proc *p)
 		close(p->files[i].host_fd);
 	free(p->files);
 	free(p->vmas);
+	free(p->touched);
 	free(p);
 }
 
@@ -159,6 +160,21 @@ int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void
 	memcpy(p->unknown_by_nr, src->unknown_by_nr, sizeof(p->unknown_by_nr));
 	*ret_proc = p;
 	return 0;
+}
+
+int linux_proc__track_touched(struct linux_proc *p)
+{
+	if (!p->touched)
+		p->touched = calloc((p->mem_size / PAGE + 63) / 64, sizeof(*p->touched));
+	return p->touched ? 0 : -ENOMEM;
+}
+
+void linux_proc__take_touched(struct linux_proc *p, uint64_t *bitmap)
+{
+	for (uint64_t w = 0; p->touched && w < (p->mem_size / PAGE + 63) / 64; w++) {
+		bitmap[w] |= p->touched[w];
+		p->touched[w] = 0;
+	}
 }
 
 int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point)

@@ -121,12 +121,19 @@ static int clone_proc(void *ctx, struct mm_space *space, unsigned mm_flags, void
 	err = linux_proc__clone(lv->proc, space, c, &c->proc);
 	if (!err && (mm_flags & MM_CLONE_RESETTABLE))
 		err = linux_proc__clone(lv->proc, space, c, &c->point);
+	if (!err && (mm_flags & MM_CLONE_RESETTABLE))
+		err = linux_proc__track_touched(c->proc);
 	if (err) {
 		linux_vm__destroy(c);
 		return err;
 	}
 	*ret_copy = c;
 	return 0;
+}
+
+static void host_dirty(void *ctx, uint64_t *bitmap)
+{
+	linux_proc__take_touched(((struct linux_vm *)ctx)->proc, bitmap);
 }
 
 static int rewind_proc(void *copy)
@@ -149,7 +156,7 @@ static void release_proc(void *copy)
 static const struct vm_syscall_ops syscall_ops = {
 	.syscall = on_syscall, .crash_name = crash_name,
 	.clone = clone_proc, .attach = attach_proc, .release = release_proc,
-	.rewind = rewind_proc,
+	.rewind = rewind_proc, .host_dirty = host_dirty,
 };
 
 int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linux_vm **ret_lv,
@@ -191,7 +198,9 @@ int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linu
 		linux_vm__destroy(lv);
 		return err;
 	}
-	vm__set_syscall_ops(vm, &syscall_ops, lv);
+	vm__set_syscall_ops(vm, &syscall_ops, lv, cfg->vm_owns);
+	if (cfg->vm_owns)
+		lv = NULL; /* freed with the VM */
 	*ret_lv = lv;
 	return 0;
 }

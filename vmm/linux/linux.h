@@ -108,6 +108,16 @@ int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void
  */
 int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point);
 
+/*
+ * Record every guest page the VMM hands out for a system call to read or
+ * write (linux_mem__ptr) from now on, and take that set: OR it into
+ * @bitmap (one bit a page) and start afresh. A fuzzing reset restores
+ * these pages too: the VMM's writes are no guest write KVM's dirty log
+ * sees. 0 or -ENOMEM.
+ */
+int linux_proc__track_touched(struct linux_proc *proc);
+void linux_proc__take_touched(struct linux_proc *proc, uint64_t *bitmap);
+
 /* The registers a process starts with. */
 struct linux_entry {
 	uint64_t rip, rsp;

@@ -535,10 +535,11 @@ bool vm__serves_syscalls(const struct vm *vm)
 	return vm->syscall_ops != NULL;
 }
 
-void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx)
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx, bool owned)
 {
 	vm->syscall_ops = ops;
 	vm->syscall_ctx = ctx;
+	vm->syscall_owned = owned;
 }
 
 static uint64_t le_value(const uint8_t *data, unsigned len)
@@ -1418,7 +1419,12 @@ int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
 {
 	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
 
-	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log))
+		return -errno;
+	/* The VMM's own writes for a process (its system calls): no guest write KVM logs. */
+	if (vm->syscall_ops && vm->syscall_ops->host_dirty)
+		vm->syscall_ops->host_dirty(vm->syscall_ctx, bitmap);
+	return 0;
 }
 
 uint64_t vm__page_table_pages(void)

@@ -225,6 +225,8 @@ struct vm_syscall_ops {
 	void (*attach)(void *copy, struct vm *vm);
 	void (*release)(void *copy);
 	int (*rewind)(void *copy);
+	/* Optional: OR the pages the VMM wrote for the process into @bitmap (vm__get_dirty_log). */
+	void (*host_dirty)(void *ctx, uint64_t *bitmap);
 };
 
 /*
@@ -242,9 +244,10 @@ void vm__console_write(struct vm *vm, const void *buf, size_t len);
 
 /*
  * Serve ABI_SYSCALL_MMIO with @ops (before vm__start). @ctx stays the
- * caller's; clones get copies through @ops->clone, which they own.
+ * caller's unless @owned (then @ops->release frees it with the VM); clones
+ * get copies through @ops->clone, which they own.
  */
-void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx);
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx, bool owned);
 
 /*
  * The PC platform a Linux guest expects (vmm/boot describes it in its ACPI
@@ -283,6 +286,7 @@ int vm__resume(struct vm *vm);
  * 4 KiB page (mem_size / 4096 bits, in u64 words).
  */
 int vm__set_dirty_logging(struct vm *vm, bool on);
+/* KVM's log, and the pages the VMM wrote for a process (vm_syscall_ops' host_dirty). */
 int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
 /*
  * Manual protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), set before the log
