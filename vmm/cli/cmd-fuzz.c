@@ -45,7 +45,7 @@ struct fuzz_opts {
 
 struct totals {
 	unsigned execs, crashes, timeouts, exits, skipped;
-	uint64_t dirtied, reset_ns;
+	uint64_t dirtied, reset_ns, run_ns;
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -182,6 +182,7 @@ static void account(const struct fuzz_opts *o, const char *name, const void *dat
 	t->execs++;
 	t->dirtied += r->dirtied;
 	t->reset_ns += r->reset_ns;
+	t->run_ns += r->run_ns;
 	switch (r->outcome) {
 	case FUZZ_DONE:
 	case FUZZ_CANCELLED: /* no cancel fd here */
@@ -250,12 +251,15 @@ static int run_inputs(const struct fuzz_opts *o, struct fuzz *f, struct totals *
 static void print_summary(const struct totals *t, double secs)
 {
 	double mean_reset_us = t->execs ? (double)t->reset_ns / t->execs / 1e3 : 0;
+	double busy = (double)(t->run_ns + t->reset_ns);
 
 	printf("fuzz: %u inputs in %.3f s: %.0f execs/s; resets %u (mean %.1f us, %.0f resets/s); "
-	       "crashes %u; timeouts %u; exits %u; skipped %u; mean dirtied pages %.1f\n",
+	       "crashes %u; timeouts %u; exits %u; skipped %u; mean dirtied pages %.1f; "
+	       "time in guest runs %.0f%%, in resets %.0f%%\n",
 	       t->execs, secs, secs > 0 ? t->execs / secs : 0, t->execs, mean_reset_us,
 	       mean_reset_us > 0 ? 1e6 / mean_reset_us : 0, t->crashes, t->timeouts, t->exits,
-	       t->skipped, t->execs ? (double)t->dirtied / t->execs : 0);
+	       t->skipped, t->execs ? (double)t->dirtied / t->execs : 0,
+	       busy > 0 ? 100 * t->run_ns / busy : 0, busy > 0 ? 100 * t->reset_ns / busy : 0);
 }
 
 int cmd_fuzz(int argc, char **argv)
