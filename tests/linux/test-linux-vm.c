@@ -254,7 +254,7 @@ static void test_fuzz(void **state)
 	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --crashes %s/crashes", prog,
 		 dir, dir);
 	run(cmd, &r);
-	if (r.status != 3 || !strstr(r.out, "crashes 2;") || !strstr(r.out, "% in resets") ||
+	if (r.status != 3 || !strstr(r.out, "crashes 2;") || !strstr(r.out, "%, in resets ") ||
 	    !strstr(r.err, "crash: 20: guest crash on vCPU 0: killed by SIGSEGV") ||
 	    !strstr(r.err, "crash: 40: guest killed by SIGABRT"))
 		fail_msg("vmm fuzz: status %d\nstdout: %s\nstderr: %s", r.status, r.out, r.err);
