@@ -132,7 +132,8 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 	ccfg.space = cap->spaces[i];
 	cap->spaces[i] = NULL; /* the child owns it from here, also on failure */
 	ccfg.pool = cap->parent->pool;
-	err = vm__create_shared(&ccfg, cap->pool_ref, &child);
+	err = vm__create_shared(&ccfg, cap->pool_ref, vm_pool__take(cfg->vm_pool, ccfg.nr_cpus),
+				&child);
 	if (err)
 		return err;
 	err = vm__restore_state(child, cap->state);
