@@ -47,6 +47,7 @@ struct member {
 
 struct group {
 	struct group_config cfg;
+	struct vm_pool *vm_pool;	/* NULL: clones make their KVM VMs on demand */
 	pthread_mutex_t lock;
 	int efd;
 	bool quit;
@@ -75,6 +76,18 @@ int group__create(const struct group_config *cfg, struct vm *root, struct group 
 		return err;
 	}
 	g->cfg = *cfg;
+	if (cfg->vm_pool) {
+		struct vm_pool_config pc = {.size = cfg->vm_pool, .nr_cpus = vm__nr_cpus(root),
+					    .fail_next = cfg->vm_pool_fail_next};
+		int err = vm_pool__create(&pc, &g->vm_pool);
+
+		if (err) {
+			close(g->efd);
+			free(g);
+			free(m);
+			return err;
+		}
+	}
 	pthread_mutex_init(&g->lock, NULL);
 	m->vm = root;
 	m->serial_fd = cfg->serial_fd;
@@ -97,9 +110,12 @@ void group__destroy(struct group *g)
 {
 	if (!g)
 		return;
+	vm_pool__destroy(g->vm_pool);
 	/* Clones first: the capture a clone came from needs its parent. */
 	for (unsigned i = g->n; i-- > 0;)
 		member_free(g, g->m[i]);
+	/* Their KVM fds close in parallel on the reaper's threads, not at exit one by one. */
+	vm__reap_wait();
 	close(g->efd);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
@@ -151,7 +167,7 @@ static int clone_console(struct group *g, unsigned id, struct vm_clone_config *c
 static int spawn(struct group *g, struct vm_capture *cap, unsigned i, unsigned mm_flags,
 		 struct member **ret_m)
 {
-	struct vm_clone_config cc = {.mm_flags = mm_flags};
+	struct vm_clone_config cc = {.mm_flags = mm_flags, .vm_pool = g->vm_pool};
 	struct member *m = NULL;
 	char tag[32];
 	int err;
@@ -177,6 +193,16 @@ static int spawn(struct group *g, struct vm_capture *cap, unsigned i, unsigned m
 	return 0;
 }
 
+/* The pool could not make a VM ahead: said once a failure; clones make their own. */
+static void report_pool_error(struct group *g)
+{
+	int err = vm_pool__take_error(g->vm_pool);
+
+	if (err)
+		group_warn(g, "vmm: VM pool: creating a KVM VM ahead of clones failed: %s; clones "
+			   "create their VMs when made until it succeeds\n", strerror(-err));
+}
+
 /* Build @count clones of @pm as members [*ret_first, *ret_first + count). */
 static int clone_locked(struct group *g, struct member *pm, unsigned count, unsigned mm_flags,
 			unsigned *ret_first, struct group_clone_times *t)
@@ -198,6 +224,7 @@ static int clone_locked(struct group *g, struct member *pm, unsigned count, unsi
 		err = spawn(g, cap, i, mm_flags, &m);
 	}
 	vm_capture__free(cap);
+	report_pool_error(g);
 	return err;
 }
 
@@ -551,6 +578,11 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 		*ret_status = EXIT_FAILED;
 	}
 	return 0;
+}
+
+struct vm_pool *group__vm_pool(struct group *g)
+{
+	return g->vm_pool;
 }
 
 unsigned group__nr_vms(struct group *g)
