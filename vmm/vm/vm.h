@@ -166,7 +166,7 @@ int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **
  * one a vCPU) and the kernel's VM and vCPU structures, no guest memory.
  */
 #define VM_POOL_MAX 64
-#define VM_POOL_DEFAULT 4 /* `vmm run --vm-pool`'s default */
+#define VM_POOL_DEFAULT 8 /* `vmm run --vm-pool`'s default */
 
 struct vm_pool_config {
 	unsigned size;		/* VMs kept ready, 1..VM_POOL_MAX */
