@@ -77,8 +77,9 @@ int group__create(const struct group_config *cfg, struct vm *root, struct group 
 	}
 	g->cfg = *cfg;
 	if (cfg->vm_pool) {
+		/* Lazy: a run that never clones makes (and closes) no VM for it. */
 		struct vm_pool_config pc = {.size = cfg->vm_pool, .nr_cpus = vm__nr_cpus(root),
-					    .fail_next = cfg->vm_pool_fail_next};
+					    .lazy = true, .fail_next = cfg->vm_pool_fail_next};
 		int err = vm_pool__create(&pc, &g->vm_pool);
 
 		if (err) {

@@ -27,7 +27,8 @@ struct group_config {
 	const char *clone_serial; /* NULL: tagged lines on serial_fd; else FILE.N */
 	const char *snapshot_to;  /* where HC_SNAPSHOT saves; NULL: -ENOSYS */
 	bool verbose;		  /* report each clone and each VM's end on stderr */
-	unsigned vm_pool;	  /* KVM VMs kept ready for clones (vm.h vm_pool; 0: none) */
+	unsigned vm_pool;	  /* KVM VMs kept ready for clones from the first clone on
+				     (vm.h vm_pool, lazy; 0: none) */
 	unsigned vm_pool_fail_next; /* test only: the pool's next N creations fail (-EIO) */
 };
 

@@ -11,6 +11,8 @@
  * already taken) made by a background thread; a clone takes one and only
  * adds its memory slot (~0.05 ms). An empty pool is not an error: the
  * clone makes its VM on demand, as without a pool, and the thread refills.
+ * A lazy pool (`vmm run`'s) makes nothing until the first clone asks: a
+ * run that never clones pays for no VM, and none to close at its end.
  *
  * Invariants:
  * - Under pool->lock: ready[0..nr_ready) are shells of cfg.nr_cpus vCPUs,
@@ -37,6 +39,7 @@ struct vm_pool {
 	pthread_cond_t cond; /* the thread's work, and vm_pool__wait's progress */
 	/* Under lock: */
 	bool quit, stalled;
+	bool started;	     /* making VMs: from creation, or (cfg.lazy) the first take or wait */
 	int unreported;	     /* a failure vm_pool__take_error has not returned */
 	struct vm_pool_stats stats;
 	unsigned nr_ready;
@@ -66,7 +69,7 @@ static void *refill(void *arg)
 		struct vm *vm = NULL;
 		int err;
 
-		if (p->nr_ready >= p->cfg.size || p->stalled) {
+		if (!p->started || p->nr_ready >= p->cfg.size || p->stalled) {
 			pthread_cond_wait(&p->cond, &p->lock);
 			continue;
 		}
@@ -104,6 +107,7 @@ int vm_pool__create(const struct vm_pool_config *cfg, struct vm_pool **ret_pool)
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
+	p->started = !cfg->lazy;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	sigfillset(&all);
@@ -150,6 +154,7 @@ struct vm *vm_pool__take(struct vm_pool *p, unsigned nr_cpus)
 		p->stats.empty++;
 	}
 	p->stalled = false; /* a clone wants VMs: try again */
+	p->started = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return vm;
@@ -161,6 +166,10 @@ int vm_pool__wait(struct vm_pool *p, int timeout_ms)
 	int err = 0;
 
 	pthread_mutex_lock(&p->lock);
+	if (!p->started) {
+		p->started = true;
+		pthread_cond_broadcast(&p->cond);
+	}
 	while (p->nr_ready < p->cfg.size && !p->stalled) {
 		uint64_t now = clock_now_ns();
 		struct timespec ts;

@@ -15,10 +15,16 @@
  *   once by the caller when no reaper can be had (no memory, no thread).
  * - reap.pending counts the batches queued or being closed; vm__reap_wait
  *   returns once it is 0 - every fd handed over before the call is closed.
+ * - The process does not exit with VMs half closed: an atexit handler waits
+ *   (in the process that started the reapers, not in a forked child, which
+ *   has none). A VM's KVM threads (the NX huge page recovery vhost task)
+ *   live until its last fd closes, and LeakSanitizer's exit-time check
+ *   hangs trying to ptrace-stop them.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,6 +44,7 @@ static struct {
 	struct reap_batch *head, **tail;
 	unsigned pending; /* batches queued or being closed */
 	unsigned threads;
+	pid_t owner; /* the process the threads run in; 0 before the first */
 } reap = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.work = PTHREAD_COND_INITIALIZER,
@@ -75,10 +82,24 @@ static void *reaper(void *arg)
 	return NULL;
 }
 
+static void reap_at_exit(void)
+{
+	if (getpid() == reap.owner)
+		vm__reap_wait();
+}
+
 /* Under reap.lock: start reaper threads up to REAPERS; false if none runs. */
 static bool start_reapers(void)
 {
 	sigset_t all, old;
+
+	if (reap.threads && getpid() != reap.owner)
+		return false; /* a forked child: its parent's threads are not here */
+	if (!reap.owner) {
+		reap.owner = getpid();
+		if (atexit(reap_at_exit))
+			return false;
+	}
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old); /* the threads inherit it: no signal lands there */

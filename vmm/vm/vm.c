@@ -3,8 +3,10 @@
  * vm.c: VM and vCPU lifecycle, the vCPU run loop, pause/resume, stop.
  *
  * vmm/vm owns one KVM VM: this file, its state save/restore (vm-state.c),
- * live clones (vm-clone.c), long-mode setup (x86-setup.c), the ELF loader
- * (elf-load.c) and the ring probe (ring-probe.c). It may call mm, devices
+ * live clones (vm-clone.c), the pool of VMs made ahead for clones
+ * (vm-pool.c), the reaper that closes dead VMs' fds (vm-reap.c), long-mode
+ * setup (x86-setup.c), the ELF loader (elf-load.c) and the ring probe
+ * (ring-probe.c). It may call mm, devices
  * (the UART) and the guest ABI (guest-images/abi.h), nothing else in vmm.
  * Public: vm.h, vm-state.h, clock.h, ring-probe.h.
  *

@@ -171,6 +171,7 @@ int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **
 struct vm_pool_config {
 	unsigned size;		/* VMs kept ready, 1..VM_POOL_MAX */
 	unsigned nr_cpus;	/* their vCPUs: clones of VMs with another count skip the pool */
+	bool lazy;		/* make none until the first take (or wait), not at creation */
 	unsigned fail_next;	/* test only: the next fail_next VMs the pool makes fail */
 	int fail_err;		/* with this -errno (0: -EIO) */
 };
@@ -187,7 +188,7 @@ struct vm_pool_stats {
 int vm_pool__create(const struct vm_pool_config *cfg, struct vm_pool **ret_pool);
 void vm_pool__destroy(struct vm_pool *pool); /* NULL: no-op */
 /*
- * Wait until the pool holds cfg.size VMs: 0, -ETIMEDOUT after @timeout_ms,
+ * Wait until the pool holds cfg.size VMs (a lazy pool starts): 0, -ETIMEDOUT after @timeout_ms,
  * or the error that stopped its refilling (it retries at the next take).
  */
 int vm_pool__wait(struct vm_pool *pool, int timeout_ms);
