@@ -44,7 +44,7 @@ static struct {
 	struct reap_batch *head, **tail;
 	unsigned pending; /* batches queued or being closed */
 	unsigned threads;
-	pid_t owner; /* the process the threads run in; 0 before the first */
+	pid_t owner; /* the process the threads run in; 0 before the first (atomic) */
 } reap = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.work = PTHREAD_COND_INITIALIZER,
@@ -84,7 +84,8 @@ static void *reaper(void *arg)
 
 static void reap_at_exit(void)
 {
-	if (getpid() == reap.owner)
+	/* Atomic: a forked child that exits must not take a lock copied held. */
+	if (getpid() == __atomic_load_n(&reap.owner, __ATOMIC_ACQUIRE))
 		vm__reap_wait();
 }
 
@@ -95,8 +96,10 @@ static bool start_reapers(void)
 
 	if (reap.threads && getpid() != reap.owner)
 		return false; /* a forked child: its parent's threads are not here */
+	if (reap.threads == REAPERS)
+		return true;
 	if (!reap.owner) {
-		reap.owner = getpid();
+		__atomic_store_n(&reap.owner, getpid(), __ATOMIC_RELEASE);
 		if (atexit(reap_at_exit))
 			return false;
 	}
