@@ -108,9 +108,12 @@ static int clone_n(struct vm *parent, struct vm_pool *pool, unsigned n, struct v
 	unsigned made = 0;
 	int err;
 
+	vm_pool__hold(pool); /* as vmm run does: no VM made beside the clones */
 	err = vm__capture(parent, n, 0, &cap, ret_pause_ns);
-	if (err)
+	if (err) {
+		vm_pool__release(pool);
 		return err;
+	}
 	for (; made < n; made++) {
 		err = vm__capture_spawn(cap, made, &cc, &kids[made]);
 		if (err)
@@ -122,6 +125,7 @@ static int clone_n(struct vm *parent, struct vm_pool *pool, unsigned n, struct v
 		}
 	}
 	*ret_s = bench_now_s() - t0;
+	vm_pool__release(pool);
 	vm_capture__free(cap);
 	while (err && made--)
 		vm__destroy(kids[made]);

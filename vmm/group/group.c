@@ -274,6 +274,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 
 	pthread_mutex_lock(&g->lock);
 	pm = find(g, id);
+	vm_pool__hold(g->vm_pool); /* no VM made beside the clones: it slows them */
 	if (pm && (g->quit || pm->ended))
 		err = -ESHUTDOWN; /* nothing left to clone: it stopped for good */
 	else if (pm)
@@ -281,6 +282,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 	if (!err)
 		err = start_from(g, first);
 	t.latency_ns = clock_now_ns() - t0;
+	vm_pool__release(g->vm_pool);
 	if (!err) {
 		report_clones(g, id, first, count, &t);
 		for (unsigned i = 0; ret_ids && i < count; i++)
@@ -300,11 +302,13 @@ static int64_t serve_clone(struct group *g, struct member *pm, unsigned cpu)
 	unsigned first;
 	int err;
 
+	vm_pool__hold(g->vm_pool); /* no VM made beside the clone: it slows it */
 	err = clone_locked(g, pm, 1, 0, &first, &t);
 	if (!err)
 		err = vm__set_hcall_result(g->m[first]->vm, cpu, (int64_t)(HC_CLONE_CHILD | first));
 	if (!err)
 		err = start_member(g->m[first]);
+	vm_pool__release(g->vm_pool);
 	if (err == -EMFILE)
 		group_warn(g, "vmm: VM %u: clone refused: VM limit %u reached\n", pm->id, MAX_VMS);
 	else if (err)

@@ -14,6 +14,13 @@
  * A lazy pool (`vmm run`'s) makes nothing until the first clone asks: a
  * run that never clones pays for no VM, and none to close at its end.
  *
+ * Making a VM beside a clone slows the clone: the shell's first slot change
+ * waits for an expedited SRCU grace period (~6-15 ms here), and KVM calls
+ * of the clone made meanwhile (a memory slot, the PIT of a VM made on
+ * demand) wait up to ~5 ms too (measured with two threads; 80 ms seen under
+ * strace). So the thread makes nothing while a clone holds the pool
+ * (vm_pool__hold): it refills between clones, not during them.
+ *
  * Invariants:
  * - Under pool->lock: ready[0..nr_ready) are shells of cfg.nr_cpus vCPUs,
  *   owned by the pool until taken; nr_ready <= cfg.size.
@@ -40,6 +47,7 @@ struct vm_pool {
 	/* Under lock: */
 	bool quit, stalled;
 	bool started;	     /* making VMs: from creation, or (cfg.lazy) the first take or wait */
+	unsigned holds;	     /* vm_pool__hold calls not released: make nothing meanwhile */
 	int unreported;	     /* a failure vm_pool__take_error has not returned */
 	struct vm_pool_stats stats;
 	unsigned nr_ready;
@@ -69,7 +77,7 @@ static void *refill(void *arg)
 		struct vm *vm = NULL;
 		int err;
 
-		if (!p->started || p->nr_ready >= p->cfg.size || p->stalled) {
+		if (!p->started || p->holds || p->nr_ready >= p->cfg.size || p->stalled) {
 			pthread_cond_wait(&p->cond, &p->lock);
 			continue;
 		}
@@ -158,6 +166,25 @@ struct vm *vm_pool__take(struct vm_pool *p, unsigned nr_cpus)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return vm;
+}
+
+void vm_pool__hold(struct vm_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->holds++;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void vm_pool__release(struct vm_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->holds && !--p->holds)
+		pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 int vm_pool__wait(struct vm_pool *p, int timeout_ms)

@@ -188,6 +188,13 @@ struct vm_pool_stats {
 int vm_pool__create(const struct vm_pool_config *cfg, struct vm_pool **ret_pool);
 void vm_pool__destroy(struct vm_pool *pool); /* NULL: no-op */
 /*
+ * Clones under way from the pool: its thread makes no VM until as many
+ * releases (a VM made beside a clone slows the clone's KVM calls, vm-pool.c).
+ * NULL: no-op.
+ */
+void vm_pool__hold(struct vm_pool *pool);
+void vm_pool__release(struct vm_pool *pool);
+/*
  * Wait until the pool holds cfg.size VMs (a lazy pool starts): 0, -ETIMEDOUT after @timeout_ms,
  * or the error that stopped its refilling (it retries at the next take).
  */
