@@ -175,7 +175,8 @@ static void assert_same_cpus(const struct vm_state *a, const struct vm_state *b)
 
 /*
  * Two clones of one capture, one on a pooled KVM VM and one on a VM made
- * on demand, hold the same state: the registers (assert_same_cpus), every
+ * on demand, hold the same state: the registers (assert_same_cpus, and the
+ * special registers byte for byte), every
  * MSR KVM lists but the running TSC, the LAPIC's registers and the IOAPIC's
  * routing. (Not the PIT and kvmclock, which count time; nor the PICs' and
  * IOAPIC's live interrupt bits, which the PIT may set.)
