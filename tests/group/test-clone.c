@@ -109,9 +109,23 @@ static void assert_same_regs(const struct vm_state *a, const struct vm_state *b)
 	}
 }
 
-/* MSRs that count time: they differ between any two reads. */
-#define MSR_IA32_TSC 0x10
-#define HV_X64_MSR_TIME_REF_COUNT 0x40000020 /* Hyper-V's reference counter (stock KVM) */
+/*
+ * MSRs that count time or a thread's CPU time, not state a clone carries:
+ * they differ between any two VMs (and reads). Stock KVM lists the Hyper-V
+ * ones.
+ */
+static bool msr_counts_time(uint32_t index)
+{
+	switch (index) {
+	case 0x10:	   /* IA32_TSC */
+	case 0xe7:	   /* IA32_MPERF */
+	case 0xe8:	   /* IA32_APERF */
+	case 0x40000010: /* HV_X64_MSR_VP_RUNTIME: the vCPU thread's run time */
+	case 0x40000020: /* HV_X64_MSR_TIME_REF_COUNT */
+		return true;
+	}
+	return false;
+}
 
 /* The MSR @index in @m, or -1 if absent. */
 static int64_t msr_value(const struct kvm_msrs *m, uint32_t index)
@@ -180,7 +194,7 @@ static void assert_same_cpus(const struct vm_state *a, const struct vm_state *b)
  * Two clones of one capture, one on a pooled KVM VM and one on a VM made
  * on demand, hold the same state: the registers (assert_same_cpus, and the
  * special registers byte for byte), every
- * MSR KVM lists but the time counters (TSC, Hyper-V's reference count), the LAPIC's registers and the IOAPIC's
+ * MSR KVM lists but the time counters (msr_counts_time), the LAPIC's registers and the IOAPIC's
  * routing. (Not the PIT and kvmclock, which count time; nor the PICs' and
  * IOAPIC's live interrupt bits, which the PIT may set.)
  */
@@ -201,7 +215,7 @@ static void assert_same_state(const struct vm_state *a, const struct vm_state *b
 		for (uint32_t m = 0; m < x->msrs->nmsrs; m++) {
 			uint32_t index = x->msrs->entries[m].index;
 
-			if (index == MSR_IA32_TSC || index == HV_X64_MSR_TIME_REF_COUNT)
+			if (msr_counts_time(index))
 				continue;
 			if (msr_value(y->msrs, index) != (int64_t)x->msrs->entries[m].data)
 				fail_msg("vCPU %u: MSR 0x%x differs: 0x%llx vs 0x%llx", i, index,
