@@ -14,19 +14,30 @@
 #  4. a hang is a hang (afl-showmap's status 1), SMSH and ABRT are crashes
 #     (status 2), and the fork server survives afl-showmap's SIGKILL of
 #     the hang: the next input in the same session gets its map;
-#  5. no vmm process is left once afl-fuzz and afl-showmap are done;
+#  5. afl-cmin keeps a corpus with every edge of the whole (not both of two
+#     equal inputs), afl-tmin cuts a long crash down to the magic, and two
+#     instances (-M/-S) fuzz side by side through one output directory;
+#  5b. a static Linux program (tests/linux/progs/fuzz-target.c on
+#     guest-images/linux/vmm-fuzz-driver.c): its edges reach afl-showmap
+#     (one more per byte of the magic), afl-fuzz finds a crash (the magic
+#     as a dictionary token), which replays under vmm afl and natively;
+#  no vmm process is left once afl-fuzz, afl-showmap and the others are done;
 #  6. a guest that never reaches its snapshot point fails the handshake
 #     with vmm's message on stderr (AFL_DEBUG_CHILD=1 shows it).
 # The environment below is about the host afl-fuzz runs on (no CPU
 # frequency scaling files, core_pattern), not about the target.
 set -u
-vmm=$1 afl_fuzz=$2 afl_showmap=$3
+vmm=$1 afl_fuzz=$2 afl_showmap=$3 linux_target=$4
 fail() { echo "FAIL: $*"; exit 1; }
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: no usable /dev/kvm"; exit 77; }
 [ -x "$afl_fuzz" ] && [ -x "$afl_showmap" ] || { echo "SKIP: afl++ not installed (afl-fuzz, afl-showmap)"; exit 77; }
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
 	AFL_NO_UI=1 AFL_QUIET=1 AFL_FORKSRV_INIT_TMOUT=60000
 unset AFL_SKIP_BIN_CHECK
+# A sanitizer build of vmm (CI's ASan run): afl-fuzz refuses custom
+# ASAN_OPTIONS/LSAN_OPTIONS unless they abort and do not symbolize.
+[ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:abort_on_error=1:symbolize=0"
+[ -n "${LSAN_OPTIONS:-}" ] && export LSAN_OPTIONS="$LSAN_OPTIONS:symbolize=0"
 budget=40
 [ -n "${NESTED_LANE:-}" ] && budget=120
 w=$(mktemp -d /tmp/test-afl.XXXXXX) || fail "mktemp"
@@ -93,6 +104,84 @@ for c in SMSH ABRT; do
 	[ "$rc" -eq 2 ] || { cat "$w/c.out"; fail "$c: afl-showmap status $rc, not 2 (crash)"; }
 done
 vmm_left && fail "a vmm afl process outlived afl-showmap"
+
+echo "== 5. afl-cmin and afl-tmin through the same fork server; -M/-S instances"
+# afl-cmin refuses /tmp and /var/tmp: its corpus goes under the working directory.
+afl_dir=$(dirname "$afl_fuzz")
+[ -x "$afl_dir/afl-cmin" ] && [ -x "$afl_dir/afl-tmin" ] || fail "afl++ without afl-cmin/afl-tmin beside $afl_fuzz"
+c=$(mktemp -d "$PWD/test-afl-cmin.XXXXXX") || fail "mktemp in $PWD"
+trap 'rm -rf "$w" "$c"' EXIT
+mkdir "$c/in"
+printf 'AAAA' >"$c/in/a1"
+printf 'AAAA' >"$c/in/a2"
+printf 'VMxx' >"$c/in/v"
+printf 'Q7zV' >"$c/in/q"
+"$afl_showmap" -q -r -t 2000 -i "$c/in" -o "$c/allmaps" -- "$vmm" afl --guest aflme >/dev/null 2>&1 ||
+	fail "afl-showmap over the cmin corpus"
+(cd "$c" && "$afl_dir/afl-cmin" -i in -o min -t 2000 -- "$vmm" afl --guest aflme) >"$w/cmin.out" 2>&1 ||
+	{ tail -n 20 "$w/cmin.out"; fail "afl-cmin failed"; }
+kept=$(ls "$c/min" | wc -l)
+[ "$kept" -ge 1 ] && [ "$kept" -lt 4 ] || fail "afl-cmin kept $kept of 4 inputs (two are the same)"
+[ -e "$c/min/a1" ] && [ -e "$c/min/a2" ] && fail "afl-cmin kept both copies of one input"
+# The kept inputs cover every edge the whole corpus covers.
+cut -d: -f1 "$c"/allmaps/* | sort -u >"$c/all-edges"
+"$afl_showmap" -q -r -t 2000 -i "$c/min" -o "$c/minmaps" -- "$vmm" afl --guest aflme >/dev/null 2>&1
+cut -d: -f1 "$c"/minmaps/* | sort -u >"$c/min-edges"
+cmp -s "$c/all-edges" "$c/min-edges" || fail "afl-cmin's corpus lost edges: $(diff "$c/all-edges" "$c/min-edges" | head -n 5)"
+printf 'VMM!and a tail afl-tmin must cut' >"$w/crash-long"
+"$afl_dir/afl-tmin" -i "$w/crash-long" -o "$w/crash-min" -t 2000 -- "$vmm" afl --guest aflme >"$w/tmin.out" 2>&1 ||
+	{ tail -n 20 "$w/tmin.out"; fail "afl-tmin failed"; }
+[ "$(cat "$w/crash-min")" = 'VMM!' ] || fail "afl-tmin minimised the crash to '$(od -c "$w/crash-min" | head -n 2)', not VMM!"
+echo "cmin: $kept of 4 inputs keep all $(wc -l <"$c/all-edges") edges; tmin: $(wc -c <"$w/crash-long") bytes -> VMM!"
+# Two instances syncing through one output directory (-M main, -S secondary).
+"$afl_fuzz" -i "$w/in" -o "$w/par" -M m -s 1 -t 1000 -V 10 -- "$vmm" afl --guest aflme -- @@ >"$w/m.out" 2>&1 &
+mpid=$!
+"$afl_fuzz" -i "$w/in" -o "$w/par" -S s -s 2 -t 1000 -V 10 -- "$vmm" afl --guest aflme -- @@ >"$w/s.out" 2>&1
+src=$?
+wait "$mpid"
+mrc=$?
+[ "$mrc" -eq 0 ] && [ "$src" -eq 0 ] || { tail -n 20 "$w/m.out" "$w/s.out"; fail "-M/-S: afl-fuzz exited $mrc and $src"; }
+for i in m s; do
+	execs=$(sed -n 's/^execs_done *: *//p' "$w/par/$i/fuzzer_stats")
+	[ "${execs:-0}" -gt 0 ] || fail "-M/-S: instance $i ran no input"
+	echo "-M/-S: instance $i: $execs execs, $(sed -n 's/^execs_per_sec *: *//p' "$w/par/$i/fuzzer_stats")/s"
+done
+vmm_left && fail "a vmm afl process outlived the -M/-S instances"
+
+echo "== 5b. a static Linux program (libFuzzer harness on vmm-fuzz-driver.c)"
+# Its coverage reaches afl: each byte of the magic matched is one more edge.
+rm -rf "$w/lsm" "$w/lsmo"
+mkdir "$w/lsm"
+for i in xxxx Vxxx VMxx VMMx; do printf '%s' "$i" >"$w/lsm/$i"; done
+"$afl_showmap" -q -r -t 2000 -i "$w/lsm" -o "$w/lsmo" -- "$vmm" afl --guest "$linux_target" >"$w/lsm.out" 2>&1 ||
+	{ cat "$w/lsm.out"; fail "afl-showmap over the Linux program failed"; }
+prev=0
+for i in xxxx Vxxx VMxx VMMx; do
+	n=$(wc -l <"$w/lsmo/$i")
+	[ "$n" -gt "$prev" ] || fail "the Linux program's map for $i has $n edges, not more than the last ($prev)"
+	prev=$n
+done
+# afl-fuzz drives it to a crash. Its runs make system calls (several exits
+# each), so it gets the magic as a dictionary token: finding it edge by
+# edge is aflme's test (2.); this one is the fork server, the map and the
+# crash of a Linux program.
+rm -rf "$w/lout" "$w/lin"
+mkdir "$w/lin"
+printf 'B1x;' >"$w/lin/b"
+printf 'magic="VMM!"\n' >"$w/dict"
+AFL_BENCH_UNTIL_CRASH=1 "$afl_fuzz" -i "$w/lin" -o "$w/lout" -x "$w/dict" -s 7 -t 1000 -V "$budget" \
+	-- "$vmm" afl --guest "$linux_target" >"$w/lafl.out" 2>&1
+rc=$?
+grep -E 'execs_done|execs_per_sec|saved_crashes' "$w/lout/default/fuzzer_stats" 2>/dev/null
+crash=$(ls "$w/lout/default/crashes"/id:* 2>/dev/null | head -n 1)
+[ -n "$crash" ] || { tail -n 40 "$w/lafl.out"; fail "afl-fuzz found no crash in the Linux program in $budget s (exit $rc)"; }
+"$vmm" afl --guest "$linux_target" <"$crash" >/dev/null 2>"$w/lreplay.err"
+[ $? -eq 101 ] || { cat "$w/lreplay.err"; fail "replaying the Linux program's crash: not a crash"; }
+grep -qE 'signal (11|6)' "$w/lreplay.err" || fail "the Linux program's crash is no SIGSEGV/SIGABRT: $(cat "$w/lreplay.err")"
+# The same binary natively, outside vmm: it reads stdin and crashes alike.
+"$linux_target" <"$crash" >/dev/null 2>&1
+[ $? -gt 128 ] || fail "the Linux program does not crash natively on its crash input"
+vmm_left && fail "a vmm afl process outlived afl-fuzz (Linux program)"
 
 echo "== 6. a guest without a snapshot point: vmm's message, a failed handshake"
 printf 'x' >"$w/bad/x"

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli-util.h"
 #include "progs-path.h"
@@ -146,6 +149,124 @@ static void test_usage(void **state)
 	EXPECT(r, 0, "hello: hypercalls ok", "");
 }
 
+/*
+ * A live clone of a running program through the control socket: each clone
+ * goes on from the clone point with its own pid (getpid) and reaches the
+ * same sums; snapshots of Linux programs are refused with a reason.
+ */
+static void test_live_clone(void **state)
+{
+	char dir[] = "/tmp/vmm-linux-clone-XXXXXX", sock[300], path[300], cmd[2048];
+	char out[16384], c1[8192], c2[8192];
+	const char *prog = progs__path("gcc-ticker");
+	const char *done, *step;
+	struct result r;
+	unsigned at = 0;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/api.sock", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		snprintf(cmd, sizeof(cmd), "exec %s run --guest %s --api %s --clone-serial %s/clone "
+			 "--timeout 120 -- 40 50 >%s/run.out 2>%s/run.err </dev/null", vmm_bin, prog,
+			 sock, dir, dir, dir);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/run.out", dir);
+	/* Clone once the program is a few steps in. */
+	for (unsigned t = 0; t < 60000; t += 10) {
+		slurp(path, out, sizeof(out));
+		if (strstr(out, "step 4 "))
+			break;
+		usleep(10000);
+	}
+	assert_non_null(strstr(out, "ticker: pid 1 step 4 "));
+	snprintf(cmd, sizeof(cmd), "ctl %s clone:count=2", sock);
+	run(cmd, &r);
+	if (r.status || !strstr(r.out, "\"ids\":[1,2]"))
+		fail_msg("clone: %d\n%s%s", r.status, r.out, r.err);
+	snprintf(cmd, sizeof(cmd), "ctl %s snapshot:path=%s/x.snap", sock, dir);
+	run(cmd, &r);
+	if (r.status != 1 || !strstr(r.out, "snapshots of Linux programs are not supported"))
+		fail_msg("snapshot of a Linux program: %d\n%s%s", r.status, r.out, r.err);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	slurp(path, out, sizeof(out));
+	snprintf(path, sizeof(path), "%s/run.err", dir);
+	slurp(path, r.err, sizeof(r.err));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fail_msg("vmm run: status 0x%x\n%s%s", st, out, r.err);
+	done = strstr(out, "ticker: pid 1 done sum ");
+	assert_non_null(done);
+	snprintf(path, sizeof(path), "%s/clone.1", dir);
+	slurp(path, c1, sizeof(c1));
+	snprintf(path, sizeof(path), "%s/clone.2", dir);
+	slurp(path, c2, sizeof(c2));
+	/* The clones: their own pids, not from the start, the parent's final sum. */
+	for (char *c = c1; c; c = c == c1 ? c2 : NULL) {
+		char want[64];
+		int cpid;
+
+		if (sscanf(c, "ticker: pid %d step %u", &cpid, &at) != 2 || cpid <= 1 || at <= 4)
+			fail_msg("a clone's first line: \"%.80s\" (parent: %.200s)", c, out);
+		snprintf(want, sizeof(want), "ticker: pid %d done sum %s", cpid, done + 23);
+		want[strcspn(want, "\n")] = 0;
+		if (!strstr(c, want))
+			fail_msg("clone output lacks \"%s\":\n%s", want, c);
+		step = strstr(c, "step 40 ");
+		assert_non_null(step);
+	}
+	assert_true(strncmp(c1, c2, 20)); /* two pids */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * `vmm fuzz` on a libFuzzer harness built as a static Linux program
+ * (guest-images/linux/vmm-fuzz-driver.c): 60 inputs, each run growing the
+ * heap, mapping memory and having the VMM write a page (the harness aborts
+ * if a run sees an earlier one's traces); exactly the two planted crashes
+ * are found, each with its signal. A program with more vCPUs is refused.
+ */
+static void test_fuzz(void **state)
+{
+	char dir[] = "/tmp/vmm-linux-fuzz-XXXXXX", path[300], cmd[2048];
+	const char *prog = progs__path("gcc-fuzz-target");
+	struct result r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (int i = 0; i < 60; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/in/%02d", dir, i);
+		f = fopen(path, "we");
+		assert_non_null(f);
+		fprintf(f, "%s", i == 20 ? "VMM!" : i == 40 ? "ABRT" : i % 2 ? "VMx" : "input");
+		fclose(f);
+	}
+	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --crashes %s/crashes", prog,
+		 dir, dir);
+	run(cmd, &r);
+	if (r.status != 3 || !strstr(r.out, "crashes 2;") ||
+	    !strstr(r.err, "crash: 20: guest crash on vCPU 0: killed by SIGSEGV") ||
+	    !strstr(r.err, "crash: 40: guest killed by SIGABRT"))
+		fail_msg("vmm fuzz: status %d\nstdout: %s\nstderr: %s", r.status, r.out, r.err);
+	snprintf(path, sizeof(path), "%s/crashes/20", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --cpus 2", prog, dir);
+	run(cmd, &r);
+	EXPECT(r, 2, "", "one vCPU");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +278,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crashes),
 		cmocka_unit_test(test_syscalls),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_live_clone),
+		cmocka_unit_test(test_fuzz),
 	};
 
 	if (argc < 2) {

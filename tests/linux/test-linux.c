@@ -25,6 +25,7 @@
 #include <asm/prctl.h>
 #include <cmocka.h>
 
+#include "abi.h"
 #include "builtin-guests.h"
 #include "linux.h"
 #include "progs-path.h"
@@ -153,9 +154,10 @@ static void test_detect(void **state)
 	size_t size;
 
 	(void)state;
-	/* Every built-in boot-ABI guest carries the marker. */
+	/* Every built-in guest carries the boot-ABI marker but sysbench, a Linux program. */
 	for (const struct builtin_guest *g = builtin_guests; g->name; g++)
-		assert_int_equal(linux_elf__detect(g->data, g->size), LINUX_ELF_BOOT_ABI);
+		assert_int_equal(linux_elf__detect(g->data, g->size),
+				 strcmp(g->name, "sysbench") ? LINUX_ELF_BOOT_ABI : LINUX_ELF_LINUX);
 	for (unsigned i = 0; i < sizeof(linux_progs) / sizeof(linux_progs[0]); i++) {
 		uint8_t *img = progs__read(linux_progs[i], &size);
 
@@ -586,6 +588,106 @@ static void test_files(void **state)
 	assert_int_equal(SC(SYS_openat, AT_FDCWD, G(0), O_RDONLY), -EMFILE);
 }
 
+/*
+ * A clone of a running process over a clone of its memory: descriptors,
+ * offsets, heap, mappings and signal state carry over; afterwards each
+ * goes its own way (the copy owns its own host descriptors). Restore puts
+ * a process back to a point taken earlier.
+ */
+static void test_clone_restore(void **state)
+{
+	char path[] = "/tmp/vmm-linux-clone-XXXXXX";
+	struct linux_file *files = calloc(1, sizeof(*files));
+	struct linux_proc *parent, *child, *point, *other;
+	struct mm_space *cspace, *small;
+	uint8_t *pmem, *cmem;
+	uint64_t act[4] = {(uint64_t)(uintptr_t)SIG_IGN, 0, 0, 0};
+	struct linux_entry e;
+	int64_t brk0, m0, pm, cm;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "granted contents\n", 17), 17);
+	close(fd);
+	teardown(NULL);
+	files[0].host_fd = open(path, O_RDONLY | O_CLOEXEC);
+	strcpy(files[0].guest_path, "/in");
+	assert_int_equal(make_proc(files, 1), 0);
+	free(files);
+	unlink(path);
+	load_prog("gcc-hello", &e);
+	strcpy((char *)fx->mem + G(0), "/in");
+	assert_int_equal(SC(SYS_openat, AT_FDCWD, G(0), O_RDONLY), 3);
+	assert_int_equal(SC(SYS_read, 3, G(100), 8), 8);
+	brk0 = SC(SYS_brk, 0);
+	assert_int_equal(SC(SYS_brk, brk0 + 65536), brk0 + 65536);
+	m0 = SC(SYS_mmap, 0, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m0 > 0);
+	memcpy(fx->mem + G(200), act, sizeof(act));
+	assert_int_equal(SC(SYS_rt_sigaction, SIGUSR1, G(200), 0, 8), 0);
+
+	assert_int_equal(mm_space_clone(fx->space, 0, &cspace), 0);
+	assert_int_equal(linux_proc__clone(fx->proc, cspace, fx, &child), 0);
+	parent = fx->proc;
+	pmem = fx->mem;
+	cmem = mm_space_hva(cspace);
+	/* The parent goes on: its reads move its own offset. */
+	assert_int_equal(SC(SYS_read, 3, G(100), 4), 4);
+	assert_memory_equal(fx->mem + G(100), "cont", 4);
+	pm = SC(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* The child: the same offset, heap, next mapping and signal state as at the clone. */
+	fx->proc = child;
+	fx->mem = cmem;
+	assert_int_equal(SC(SYS_read, 3, G(100), 100), 9);
+	assert_memory_equal(fx->mem + G(100), "contents\n", 9);
+	assert_int_equal(SC(SYS_brk, 0), brk0 + 65536);
+	cm = SC(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_int_equal(cm, pm);
+	assert_int_equal(SC(SYS_rt_sigaction, SIGUSR1, 0, G(300), 8), 0);
+	assert_memory_equal(fx->mem + G(300), act, sizeof(act));
+	/* A pid of its own: signals to the parent's id find no one. */
+	assert_true(SC(SYS_getpid) > 1);
+	assert_int_equal(SC(SYS_kill, 1, 0), -ESRCH);
+	assert_int_equal(SC(SYS_tkill, SC(SYS_getpid), SIGUSR1), 0); /* still ignored */
+	/* A point, then the child changes everything and is put back. */
+	assert_int_equal(linux_proc__clone(child, cspace, fx, &point), 0);
+	assert_int_equal(SC(SYS_lseek, 3, 0, SEEK_SET), 0);
+	assert_int_equal(SC(SYS_brk, brk0 + 8192), brk0 + 8192);
+	assert_int_equal(SC(SYS_munmap, m0, 65536), 0);
+	assert_int_equal(SC(SYS_openat, AT_FDCWD, G(0), O_RDONLY), 4);
+	assert_int_equal(SC(SYS_close, 3), 0);
+	cm = SC(SYS_getpid);
+	assert_int_equal(linux_proc__restore(child, point), 0);
+	assert_int_equal(SC(SYS_getpid), cm); /* a restore keeps the id */
+	assert_int_equal(SC(SYS_read, 3, G(100), 100), 0); /* at the end, as at the point */
+	assert_int_equal(SC(SYS_read, 4, G(100), 1), -EBADF);
+	assert_int_equal(SC(SYS_brk, 0), brk0 + 65536);
+	assert_int_equal(SC(SYS_munmap, m0, 65536), 0); /* mapped again: it was at the point */
+	assert_int_equal(SC(SYS_lseek, 3, 0, SEEK_SET), 0);
+	/* The child's close and reads never touched the parent's descriptor. */
+	linux_proc__destroy(child);
+	linux_proc__destroy(point);
+	fx->proc = parent;
+	fx->mem = pmem;
+	assert_int_equal(SC(SYS_read, 3, G(100), 100), 5);
+	assert_memory_equal(fx->mem + G(100), "ents\n", 5);
+	/* Not one process: refused. */
+	assert_int_equal(mm_space_create(fx->pool, MEM / 2, &small), 0);
+	assert_int_equal(linux_proc__clone(parent, small, fx, &other), -EINVAL);
+	assert_int_equal(mm_space_destroy(small), 0);
+	assert_int_equal(mm_space_destroy(cspace), 0);
+	assert_int_equal(mm_space_create(fx->pool, MEM, &cspace), 0);
+	{
+		struct linux_config cfg = {.space = cspace, .io = &cap_ops, .io_ctx = fx};
+
+		assert_int_equal(linux_proc__create(&cfg, &other), 0);
+	}
+	assert_int_equal(linux_proc__restore(other, parent), -EINVAL); /* no grant there */
+	linux_proc__destroy(other);
+	assert_int_equal(mm_space_destroy(cspace), 0);
+}
+
 /* ---------------------------------------------- process, time, signals */
 
 static void test_process_calls(void **state)
@@ -726,6 +828,25 @@ static void test_exit_unknown_threads(void **state)
 	assert_int_equal(st.unknown, 6); /* refused threads are served, not unknown */
 }
 
+/* The VMM's own calls: fuzzing requests for the controller; the rest of the range is unknown. */
+static void test_vmm_requests(void **state)
+{
+	struct linux_result r;
+
+	(void)state;
+	assert_int_equal(sc6(&r, LINUX_SYS_VMM + HC_FUZZ_READY, G(0), 4096, G(8192), 0, 0, 0),
+			 -EINTR);
+	assert_int_equal(r.action, LINUX_REQUEST);
+	assert_int_equal(r.req_nr, HC_FUZZ_READY);
+	assert_int_equal(sc6(&r, LINUX_SYS_VMM + HC_FUZZ_DONE, 3, 0, 0, 0, 0, 0), -EINTR);
+	assert_int_equal(r.action, LINUX_REQUEST);
+	assert_int_equal(r.req_nr, HC_FUZZ_DONE);
+	assert_int_equal(SC(LINUX_SYS_VMM + HC_CLONE), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM + HC_SNAPSHOT), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM), -ENOSYS);
+	assert_int_equal(SC(LINUX_SYS_VMM - 1 + HC_FUZZ_READY), -ENOSYS);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -738,9 +859,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_mmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mmap_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_unknown_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmm_requests, setup, teardown),
 	};
 
 	progs__init(argc, argv, 1);

@@ -4,7 +4,7 @@
  *
  * vmm/bench owns the benchmarks behind `vmm bench` (bench-<name>.c), the
  * guests they boot (bench-guest.c) and this output. It may call vmm/vm,
- * vmm/dev, vmm/snapshot, vmm/fuzz, mm and the built-in guests; only
+ * vmm/linux, vmm/dev, vmm/snapshot, vmm/fuzz, mm and the built-in guests; only
  * vmm/cli calls it. Public: bench-<name>.h, bench-out.h, bench-median.h.
  */
 #include <stdarg.h>

@@ -24,6 +24,7 @@
 #include "afl-fsrv.h"
 #include "afl.h"
 #include "cmd-opts.h"
+#include "cmd-target.h"
 #include "linux.h"
 
 /*
@@ -198,12 +199,6 @@ int cmd_afl(int argc, char **argv)
 	status = cmd_load_image(&afl_cmd, o.guest, &img);
 	if (status)
 		return status;
-	if (linux_elf__detect(img.data, img.size) != LINUX_ELF_BOOT_ABI) {
-		fprintf(stderr, "vmm afl: guest '%s': a Linux program; vmm afl runs boot-ABI "
-			"guests only (guest-images/README.md) in this version\n", o.guest);
-		cmd_image_free(&img);
-		return EXIT_FAILED;
-	}
 	if (o.serial) {
 		serial_fd = open(o.serial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (serial_fd < 0) {
@@ -218,6 +213,15 @@ int cmd_afl(int argc, char **argv)
 			 .ready_timeout_ms = o.ready_ms},
 		.map_out = o.map, .timeout_ms = o.timeout_ms, .stats_path = o.stats,
 	};
+	struct cmd_target target = {.img = &img, .name = o.guest, .cmdline = o.cmdline};
+
+	status = cmd_target__setup(&afl_cmd, &target, &cfg.fuzz);
+	if (status) {
+		if (serial_fd >= 0)
+			close(serial_fd);
+		cmd_image_free(&img);
+		return status;
+	}
 
 	if (fcntl(AFL_FORKSRV_FD, F_GETFD) >= 0 && fcntl(AFL_FORKSRV_FD + 1, F_GETFD) >= 0)
 		status = serve(&cfg);

@@ -7,11 +7,12 @@
 #include "bench-clone.h"
 #include "bench-reset.h"
 #include "bench-snapshot.h"
+#include "bench-syscall.h"
 #include "bench-vm.h"
 #include "cmd.h"
 
 static const char bench_usage[] =
-	"usage: vmm bench vm|clone|reset|snapshot|blk [--json] [--quick]";
+	"usage: vmm bench vm|clone|reset|snapshot|blk|syscall [--json] [--quick]";
 
 static const struct bench {
 	const char *name, *what;
@@ -23,6 +24,8 @@ static const struct bench {
 	{"snapshot", "live snapshot save/restore, guest slowdown while saving",
 	 bench_snapshot__run},
 	{"blk", "virtio-blk: io_uring zero copy vs a pread/pwrite bounce buffer", bench_blk__run},
+	{"syscall", "a static Linux program's system calls and compute, VM vs native",
+	 bench_syscall__run},
 	{NULL, NULL, NULL},
 };
 
@@ -48,7 +51,7 @@ int cmd_bench(int argc, char **argv)
 	int err;
 
 	if (argc < 2)
-		return bench_usage_error("which benchmark? (vm, clone, reset, snapshot, blk)", NULL);
+		return bench_usage_error("which benchmark? (vm, clone, reset, snapshot, blk, syscall)", NULL);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		bench_help();
 		return 0;

@@ -23,6 +23,7 @@
 #include "abi.h"
 #include "clock.h"
 #include "cmd-opts.h"
+#include "cmd-target.h"
 #include "fuzz.h"
 
 #define EXIT_CRASHES 3
@@ -297,7 +298,15 @@ int cmd_fuzz(int argc, char **argv)
 	struct fuzz_config cfg = {.mem_size = o.mem, .nr_cpus = o.cpus, .serial_fd = serial_fd,
 				  .image = img.data, .image_size = img.size,
 				  .cmdline = o.cmdline};
+	struct cmd_target target = {.img = &img, .name = o.guest, .cmdline = o.cmdline};
 
+	status = cmd_target__setup(&fuzz_cmd, &target, &cfg);
+	if (status) {
+		if (serial_fd >= 0)
+			close(serial_fd);
+		cmd_image_free(&img);
+		return status;
+	}
 	err = fuzz__create(&cfg, &f, msg, sizeof(msg));
 	if (err) {
 		fprintf(stderr, "vmm fuzz: guest '%s': %s\n", o.guest, msg);

@@ -9,8 +9,11 @@
  * written at gpa in the clone, the hypercall returns its length, and the
  * clone runs until HC_FUZZ_DONE, a crash, an exit, or the time budget (then
  * the VMM kicks the vCPUs). Then the clone is reset: mm puts back the pages
- * the run dirtied (cost proportional to them) and the vCPU/irqchip state is
- * restored, so every input starts from exactly the snapshot. The parent VM
+ * the run dirtied (cost proportional to them) and the vCPU state is
+ * restored, so every input starts from exactly the snapshot. The VMs have
+ * no in-kernel irqchip (nothing to restore there); after a run that ended
+ * in HC_FUZZ_DONE only registers and XSAVE are written (fuzz.c says when
+ * and why that is exact). The parent VM
  * stays paused at the snapshot point; its frames are the clone's origin.
  */
 #ifndef VMM_FUZZ_H
@@ -29,6 +32,14 @@ struct fuzz_config {
 	size_t image_size;
 	const char *cmdline;
 	int ready_timeout_ms;	/* to reach HC_FUZZ_READY; <= 0: 10 s */
+	/*
+	 * Optional: put the guest into the new VM instead of vm__load_elf of
+	 * image/cmdline (a static Linux program: vmm/cli's loader, whose
+	 * process the VM owns and its clone rewinds at every reset). 0, or
+	 * -errno with @msg saying why.
+	 */
+	int (*load)(struct vm *vm, void *arg, char *msg, size_t len);
+	void *load_arg;
 };
 
 enum fuzz_outcome {
@@ -43,9 +54,15 @@ struct fuzz_result {
 	enum fuzz_outcome outcome;
 	struct vm_stop stop;	/* FUZZ_CRASH, FUZZ_EXIT: why */
 	uint64_t done_value;	/* FUZZ_DONE: the guest's argument */
-	uint64_t dirtied;	/* pages the run dirtied (restored by the reset) */
+	uint64_t dirtied;	/* pages the reset restored: every page the run
+				   dirtied, and those earlier runs dirtied that
+				   stay writable (fuzz.c: manual dirty log) */
 	uint64_t run_ns;	/* input written to the VM paused again */
 	uint64_t reset_ns;	/* memory reset + state restore */
+	bool reset_full;	/* the reset restored every state (vm__restore_state),
+				   not just what a run to HC_FUZZ_DONE can change
+				   (vm__reset_state): after a crash, timeout, cancel
+				   or exit, or a write below ABI_RESERVED */
 };
 
 struct fuzz;

@@ -54,12 +54,14 @@ struct linux_proc {
 	uint64_t mmap_top;		/* mappings go below this (the stack's guard) */
 	uint64_t stack_lo;
 
+	int64_t pid;			/* getpid's answer: 1, or a clone's own */
 	uint64_t tid_address;
 	struct ksigaction sigactions[LINUX_NSIG + 1];
 	uint64_t sigmask;
 	uint64_t altstack[3];		/* ss_sp, ss_flags (+pad), ss_size */
 	bool thread_notice;
 
+	uint64_t *touched;		/* linux_proc__track_touched: pages handed out */
 	uint64_t calls, unknown, unknown_big;
 	uint64_t unknown_by_nr[LINUX_NR_COUNTED];
 };

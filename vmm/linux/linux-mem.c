@@ -29,6 +29,9 @@ void *linux_mem__ptr(struct linux_proc *p, uint64_t gva, uint64_t len)
 		len = 1;
 	if (gva < LINUX_USER_LO || gva >= p->mem_size || len > p->mem_size - gva)
 		return NULL;
+	/* Reads too: the caller may write, and a page too many only costs a copy. */
+	for (uint64_t g = gva / PAGE; p->touched && g <= (gva + len - 1) / PAGE; g++)
+		p->touched[g / 64] |= 1ULL << (g % 64);
 	return p->mem + gva;
 }
 

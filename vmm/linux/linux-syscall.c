@@ -29,9 +29,16 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "abi.h"
 #include "linux-internal.h"
 
+/*
+ * Process ids: a loaded program is 1, as the init of its own namespace; each
+ * clone of a process gets the next id of this VMM process (a clone is a
+ * fork: it must be able to tell itself apart). A reset keeps the id.
+ */
 #define LINUX_PID 1
+static int64_t next_clone_pid = LINUX_PID;
 #define SIGSET_SIZE 8
 #define MAX_RANDOM (32U << 20)
 
@@ -59,6 +66,7 @@ int linux_proc__create(const struct linux_config *cfg, struct linux_proc **ret_p
 	p->mem_size = mm_space_size(cfg->space);
 	p->io = cfg->io;
 	p->io_ctx = cfg->io_ctx;
+	p->pid = LINUX_PID;
 	if (p->mem_size < 4 * LINUX_USER_LO) {
 		err = -EINVAL;
 		goto free_proc;
@@ -86,7 +94,95 @@ void linux_proc__destroy(struct linux_proc *p)
 		close(p->files[i].host_fd);
 	free(p->files);
 	free(p->vmas);
+	free(p->touched);
 	free(p);
+}
+
+/*
+ * Copy what a running process is - file descriptors and their offsets, the
+ * memory layout, brk, signal bookkeeping - from @src into @dst. @dst keeps
+ * its own memory, I/O, grants (the same files, the same order) and its
+ * counters: those are its own history, not state.
+ */
+static void proc_copy_state(struct linux_proc *dst, const struct linux_proc *src)
+{
+	memcpy(dst->fds, src->fds, sizeof(dst->fds));
+	memcpy(dst->vmas, src->vmas, src->nr_vmas * sizeof(*dst->vmas));
+	dst->nr_vmas = src->nr_vmas;
+	dst->brk_start = src->brk_start;
+	dst->brk = src->brk;
+	dst->mmap_top = src->mmap_top;
+	dst->stack_lo = src->stack_lo;
+	dst->tid_address = src->tid_address;
+	memcpy(dst->sigactions, src->sigactions, sizeof(dst->sigactions));
+	dst->sigmask = src->sigmask;
+	memcpy(dst->altstack, src->altstack, sizeof(dst->altstack));
+	dst->thread_notice = src->thread_notice;
+}
+
+int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void *io_ctx,
+		      struct linux_proc **ret_proc)
+{
+	struct linux_config cfg = {.space = space, .io = src->io, .io_ctx = io_ctx,
+				   .nr_files = src->nr_files};
+	struct linux_file *files = NULL;
+	struct linux_proc *p;
+	int err;
+
+	if (mm_space_size(space) != src->mem_size)
+		return -EINVAL;
+	if (src->nr_files) {
+		files = calloc(src->nr_files, sizeof(*files));
+		if (!files)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < src->nr_files; i++) {
+		files[i] = src->files[i];
+		files[i].host_fd = fcntl(src->files[i].host_fd, F_DUPFD_CLOEXEC, 0);
+		if (files[i].host_fd < 0) {
+			err = -errno;
+			while (i--)
+				close(files[i].host_fd);
+			free(files);
+			return err;
+		}
+	}
+	cfg.files = files;
+	err = linux_proc__create(&cfg, &p); /* owns the duplicates from here */
+	free(files);
+	if (err)
+		return err;
+	proc_copy_state(p, src);
+	p->pid = __atomic_add_fetch(&next_clone_pid, 1, __ATOMIC_RELAXED);
+	p->calls = src->calls;
+	p->unknown = src->unknown;
+	p->unknown_big = src->unknown_big;
+	memcpy(p->unknown_by_nr, src->unknown_by_nr, sizeof(p->unknown_by_nr));
+	*ret_proc = p;
+	return 0;
+}
+
+int linux_proc__track_touched(struct linux_proc *p)
+{
+	if (!p->touched)
+		p->touched = calloc((p->mem_size / PAGE + 63) / 64, sizeof(*p->touched));
+	return p->touched ? 0 : -ENOMEM;
+}
+
+void linux_proc__take_touched(struct linux_proc *p, uint64_t *bitmap)
+{
+	for (uint64_t w = 0; p->touched && w < (p->mem_size / PAGE + 63) / 64; w++) {
+		bitmap[w] |= p->touched[w];
+		p->touched[w] = 0;
+	}
+}
+
+int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point)
+{
+	if (dst->nr_files != point->nr_files || dst->mem_size != point->mem_size)
+		return -EINVAL;
+	proc_copy_state(dst, point);
+	return 0;
 }
 
 int linux_proc__load(struct linux_proc *p, const void *image, size_t size, int argc,
@@ -307,7 +403,7 @@ static int64_t sys_prlimit(struct linux_proc *p, int64_t pid, unsigned res, uint
 {
 	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
 
-	if (pid && pid != LINUX_PID)
+	if (pid && pid != p->pid)
 		return -ESRCH;
 	if (res >= RLIM_NLIMITS)
 		return -EINVAL;
@@ -445,10 +541,10 @@ static int64_t dispatch(struct linux_proc *p, const struct kvm_regs *g, struct l
 	case SYS_clock_nanosleep: return sys_nanosleep(p, (int64_t)a0, (int)a1, a2, a3);
 	case SYS_getrandom: return sys_getrandom(p, a0, a1, (unsigned)a2);
 	case SYS_uname: return sys_uname(p, a0);
-	case SYS_getpid: case SYS_gettid: return LINUX_PID;
+	case SYS_getpid: case SYS_gettid: return p->pid;
 	case SYS_getppid: return 0;
 	case SYS_getuid: case SYS_geteuid: case SYS_getgid: case SYS_getegid: return 0;
-	case SYS_set_tid_address: p->tid_address = a0; return LINUX_PID;
+	case SYS_set_tid_address: p->tid_address = a0; return p->pid;
 	case SYS_set_robust_list: return a1 == 24 ? 0 : -EINVAL;
 	case SYS_rt_sigaction: return sys_sigaction(p, (int)a0, a1, a2, a3);
 	case SYS_rt_sigprocmask: return sys_sigprocmask(p, (int)a0, a1, a2, a3);
@@ -458,12 +554,12 @@ static int64_t dispatch(struct linux_proc *p, const struct kvm_regs *g, struct l
 	case SYS_futex: return sys_futex(p, a0, (int)a1, (uint32_t)a2, a3, r);
 	case SYS_sched_yield: return 0;
 	case SYS_tkill:
-		return (int64_t)a0 == LINUX_PID ? send_self(p, (int)a1, r) : -ESRCH;
+		return (int64_t)a0 == p->pid ? send_self(p, (int)a1, r) : -ESRCH;
 	case SYS_tgkill:
-		return (int64_t)a0 == LINUX_PID && (int64_t)a1 == LINUX_PID ?
+		return (int64_t)a0 == p->pid && (int64_t)a1 == p->pid ?
 		       send_self(p, (int)a2, r) : -ESRCH;
 	case SYS_kill:
-		return (int64_t)a0 == LINUX_PID || a0 == 0 ? send_self(p, (int)a1, r) : -ESRCH;
+		return (int64_t)a0 == p->pid || a0 == 0 ? send_self(p, (int)a1, r) : -ESRCH;
 	case SYS_clone: return sys_clone(p, a0);
 	case SYS_clone3: case SYS_fork: case SYS_vfork: return sys_clone(p, 0);
 	default: return unknown(p, g->rax);
@@ -481,6 +577,13 @@ void linux__syscall(struct linux_proc *p, struct kvm_regs *regs, struct linux_re
 	case SYS_exit_group:
 		r->action = LINUX_EXIT;
 		r->status = (int)(regs->rdi & 0xff);
+		return;
+	case LINUX_SYS_VMM + HC_FUZZ_READY:
+	case LINUX_SYS_VMM + HC_FUZZ_DONE:
+		/* A request for the controller; it may answer in rax. */
+		r->action = LINUX_REQUEST;
+		r->req_nr = regs->rax - LINUX_SYS_VMM;
+		regs->rax = (uint64_t)-EINTR;
 		return;
 	}
 	ret = dispatch(p, regs, r);

@@ -17,6 +17,7 @@
 struct linux_vm {
 	struct vm *vm;
 	struct linux_proc *proc;
+	struct linux_proc *point;	/* a resettable clone's process at its clone point */
 	int stderr_fd;
 };
 
@@ -88,6 +89,12 @@ static enum vm_stop_reason on_syscall(void *ctx, unsigned cpu, struct vm_syscall
 		stop->signal = r.signal;
 		snprintf(stop->what, sizeof(stop->what), "%s", r.what);
 		return VM_STOP_CRASH;
+	case LINUX_REQUEST:
+		stop->req = (struct vm_request){.nr = r.req_nr,
+			.args = {sc->regs.rdi, sc->regs.rsi, sc->regs.rdx}};
+		snprintf(stop->what, sizeof(stop->what), "guest request %llu (a system call)",
+			 (unsigned long long)r.req_nr);
+		return VM_STOP_REQUEST;
 	default:
 		return VM_RUNNING;
 	}
@@ -99,8 +106,57 @@ static const char *crash_name(void *ctx, unsigned vector)
 	return linux__signal_name(linux__vector_signal(vector));
 }
 
+/*
+ * A clone's process: a copy of the parent's over the clone's memory; a
+ * resettable clone's also keeps a second copy, its clone point.
+ */
+static int clone_proc(void *ctx, struct mm_space *space, unsigned mm_flags, void **ret_copy)
+{
+	struct linux_vm *lv = ctx, *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->stderr_fd = lv->stderr_fd;
+	err = linux_proc__clone(lv->proc, space, c, &c->proc);
+	if (!err && (mm_flags & MM_CLONE_RESETTABLE))
+		err = linux_proc__clone(lv->proc, space, c, &c->point);
+	if (!err && (mm_flags & MM_CLONE_RESETTABLE))
+		err = linux_proc__track_touched(c->proc);
+	if (err) {
+		linux_vm__destroy(c);
+		return err;
+	}
+	*ret_copy = c;
+	return 0;
+}
+
+static void host_dirty(void *ctx, uint64_t *bitmap)
+{
+	linux_proc__take_touched(((struct linux_vm *)ctx)->proc, bitmap);
+}
+
+static int rewind_proc(void *copy)
+{
+	struct linux_vm *lv = copy;
+
+	return lv->point ? linux_proc__restore(lv->proc, lv->point) : -EINVAL;
+}
+
+static void attach_proc(void *copy, struct vm *vm)
+{
+	((struct linux_vm *)copy)->vm = vm;
+}
+
+static void release_proc(void *copy)
+{
+	linux_vm__destroy(copy);
+}
+
 static const struct vm_syscall_ops syscall_ops = {
 	.syscall = on_syscall, .crash_name = crash_name,
+	.clone = clone_proc, .attach = attach_proc, .release = release_proc,
+	.rewind = rewind_proc, .host_dirty = host_dirty,
 };
 
 int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linux_vm **ret_lv,
@@ -142,7 +198,9 @@ int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linu
 		linux_vm__destroy(lv);
 		return err;
 	}
-	vm__set_syscall_ops(vm, &syscall_ops, lv);
+	vm__set_syscall_ops(vm, &syscall_ops, lv, cfg->vm_owns);
+	if (cfg->vm_owns)
+		lv = NULL; /* freed with the VM */
 	*ret_lv = lv;
 	return 0;
 }
@@ -152,6 +210,7 @@ void linux_vm__destroy(struct linux_vm *lv)
 	if (!lv)
 		return;
 	linux_proc__destroy(lv->proc);
+	linux_proc__destroy(lv->point);
 	free(lv);
 }
 

@@ -34,6 +34,7 @@ struct linux_vm_config {
 	struct linux_file *files; /* grants; host fds owned from the call on */
 	unsigned nr_files;
 	int stderr_fd;		/* the guest's fd 2; -1: the console */
+	bool vm_owns;		/* the VM frees the result (*ret_lv is NULL then) */
 };
 
 struct linux_vm;
@@ -41,7 +42,8 @@ struct linux_vm;
 /*
  * Load the program into @vm (one vCPU, not started) and serve its system
  * calls. -ENOEXEC/-ERANGE/-E2BIG/-EINVAL with @ret_msg saying why. The
- * result outlives the VM's vCPUs: destroy it after the VM.
+ * result outlives the VM's vCPUs: destroy it after the VM (unless
+ * @cfg->vm_owns: then the VM does).
  */
 int linux_vm__load(struct vm *vm, const struct linux_vm_config *cfg, struct linux_vm **ret_lv,
 		   char *ret_msg, size_t msg_len);

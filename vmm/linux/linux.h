@@ -92,6 +92,32 @@ struct linux_proc;
 int linux_proc__create(const struct linux_config *cfg, struct linux_proc **ret_proc);
 void linux_proc__destroy(struct linux_proc *proc); /* NULL: no-op; closes the grants */
 
+/*
+ * A copy of the running process @src over @space, a clone of its memory (the
+ * same size): descriptors, offsets, mappings, brk and signal state as they
+ * are, the granted files duplicated (the copy owns its descriptors), I/O
+ * through @src's ops with @io_ctx, and a process id of its own (getpid). For clones and fuzzing snapshot points:
+ * call it while @src's vCPU is stopped.
+ */
+int linux_proc__clone(const struct linux_proc *src, struct mm_space *space, void *io_ctx,
+		      struct linux_proc **ret_proc);
+/*
+ * Put @dst back to the state @point had (a clone of @dst's process, or of
+ * the process @dst was cloned from): what linux_proc__clone copies, except
+ * the counters, which keep counting. -EINVAL if they are not of one process.
+ */
+int linux_proc__restore(struct linux_proc *dst, const struct linux_proc *point);
+
+/*
+ * Record every guest page the VMM hands out for a system call to read or
+ * write (linux_mem__ptr) from now on, and take that set: OR it into
+ * @bitmap (one bit a page) and start afresh. A fuzzing reset restores
+ * these pages too: the VMM's writes are no guest write KVM's dirty log
+ * sees. 0 or -ENOMEM.
+ */
+int linux_proc__track_touched(struct linux_proc *proc);
+void linux_proc__take_touched(struct linux_proc *proc, uint64_t *bitmap);
+
 /* The registers a process starts with. */
 struct linux_entry {
 	uint64_t rip, rsp;
@@ -109,16 +135,27 @@ int linux_proc__load(struct linux_proc *proc, const void *image, size_t size, in
 		     char *const *argv, char *const *envp, struct linux_entry *ret_entry,
 		     char *ret_msg, size_t msg_len);
 
+/*
+ * The VMM's own system calls: number LINUX_SYS_VMM + HC_FUZZ_READY or
+ * HC_FUZZ_DONE (guest-images/abi.h), arguments in rdi, rsi, rdx as the
+ * hypercalls take them, make a Linux program a fuzzing target like a
+ * boot-ABI guest (guest-images/linux/vmm-fuzz.h wraps them). Far above
+ * every Linux number: anything else there is an unknown call (-ENOSYS).
+ */
+#define LINUX_SYS_VMM 0x564d4d00ULL /* "VMM\0" */
+
 enum linux_action {
 	LINUX_RETURN,	/* rax holds the result: back to the guest */
 	LINUX_EXIT,	/* exit/exit_group: status */
 	LINUX_KILLED,	/* a fatal signal: signal, what */
+	LINUX_REQUEST,	/* a request for the controller (req_nr); rax -EINTR until answered */
 };
 
 struct linux_result {
 	enum linux_action action;
 	int status;		/* LINUX_EXIT: 0-255 */
 	int signal;		/* LINUX_KILLED */
+	uint64_t req_nr;	/* LINUX_REQUEST: HC_FUZZ_READY or HC_FUZZ_DONE */
 	bool set_fs_base;	/* arch_prctl(ARCH_SET_FS): load FS base */
 	uint64_t fs_base;
 	char what[160];		/* LINUX_KILLED: one line for the user */

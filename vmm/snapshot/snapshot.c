@@ -75,6 +75,12 @@ int vm__snapshot_begin(struct vm *vm, const char *path, struct vm_snapshot **ret
 
 	if (!s)
 		return -ENOMEM;
+	if (vm__serves_syscalls(vm)) {
+		snprintf(ret_msg, msg_len, "snapshots of Linux programs are not supported yet "
+			 "(the file would not hold the process's descriptors and mappings)");
+		free(s);
+		return -EOPNOTSUPP;
+	}
 	s->stage = malloc(SAVE_BATCH * MM_PAGE_SIZE);
 	if (!s->stage) {
 		free(s);

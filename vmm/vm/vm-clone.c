@@ -10,7 +10,8 @@
  * Invariants:
  * - A capture holds a reference on the parent's pool (pool_ref) until it is
  *   freed, so the cloned spaces outlive a parent destroyed meanwhile.
- * - A space and the device copies of clone i belong to the capture until
+ * - A space, the device copies and the process copy (a Linux program's:
+ *   vm_syscall_ops' clone) of clone i belong to the capture until
  *   vm__capture_spawn hands them to the child (also when that fails).
  */
 #include <errno.h>
@@ -26,6 +27,7 @@ struct vm_capture {
 	struct vm_state *state;
 	unsigned count;
 	void *(*devs)[ABI_DEV_MAX];	/* [count]: device copies, NULL once spawned */
+	void **procs;			/* [count]: process copies, NULL once spawned */
 	struct mm_space *spaces[];	/* NULL once spawned */
 };
 
@@ -63,9 +65,12 @@ void vm_capture__free(struct vm_capture *cap)
 	for (unsigned i = 0; i < cap->count; i++) {
 		if (cap->devs)
 			release_devices(cap, i); /* their pins first */
+		if (cap->procs && cap->procs[i])
+			cap->parent->syscall_ops->release(cap->procs[i]);
 		mm_space_destroy(cap->spaces[i]);
 	}
 	free(cap->devs);
+	free(cap->procs);
 	vm_state__free(cap->state);
 	pool_ref__put(cap->pool_ref);
 	free(cap);
@@ -85,7 +90,10 @@ static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool de
 	if (!cap)
 		return -ENOMEM;
 	cap->devs = calloc(count, sizeof(*cap->devs));
-	if (!cap->devs) {
+	cap->procs = calloc(count, sizeof(*cap->procs));
+	if (!cap->devs || !cap->procs) {
+		free(cap->devs);
+		free(cap->procs);
 		free(cap);
 		return -ENOMEM;
 	}
@@ -100,6 +108,9 @@ static int capture(struct vm *parent, unsigned count, unsigned mm_flags, bool de
 		err = mm_space_clone(parent->space, mm_flags, &cap->spaces[i]);
 		if (!err && devices)
 			err = capture_devices(cap, i);
+		if (!err && parent->syscall_ops && parent->syscall_ops->clone)
+			err = parent->syscall_ops->clone(parent->syscall_ctx, cap->spaces[i],
+							 mm_flags, &cap->procs[i]);
 	}
 	if (resume)
 		vm__resume(parent);
@@ -123,8 +134,9 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 		      struct vm **ret_child)
 {
 	struct vm_config ccfg = {.nr_cpus = cap->parent->nr_cpus, .serial_fd = cfg->serial_fd,
-				 .notify_fd = cap->parent->notify_fd};
-	struct vm *child;
+				 .notify_fd = cap->parent->notify_fd,
+				 .no_irqchip = !cap->parent->irqchip};
+	struct vm *child, *shell;
 	int err;
 
 	if (i >= cap->count || !cap->spaces[i])
@@ -132,8 +144,9 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 	ccfg.space = cap->spaces[i];
 	cap->spaces[i] = NULL; /* the child owns it from here, also on failure */
 	ccfg.pool = cap->parent->pool;
-	err = vm__create_shared(&ccfg, cap->pool_ref, vm_pool__take(cfg->vm_pool, ccfg.nr_cpus),
-				&child);
+	/* Pooled VMs have the irqchip: a parent without one gets a child without. */
+	shell = cap->parent->irqchip ? vm_pool__take(cfg->vm_pool, ccfg.nr_cpus) : NULL;
+	err = vm__create_shared(&ccfg, cap->pool_ref, shell, &child);
 	if (err)
 		return err;
 	err = vm__restore_state(child, cap->state);
@@ -151,6 +164,13 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 			child->devices[d].owned = true;
 			cap->devs[i][d] = NULL;
 		}
+	}
+	if (cap->procs[i]) {
+		child->syscall_ops = cap->parent->syscall_ops;
+		child->syscall_ctx = cap->procs[i];
+		child->syscall_owned = true;
+		cap->procs[i] = NULL;
+		child->syscall_ops->attach(child->syscall_ctx, child);
 	}
 	if (cfg->tag)
 		uart__set_tag(&child->uart, cfg->tag);

@@ -25,6 +25,15 @@ struct vcpu {
 	uint64_t queued_seq;	/* under vm->lock: 0 none, else its place in the queue */
 	uint64_t exits[VM_NR_EXIT_KINDS];
 	uint8_t syscall_cpl;	/* vCPU thread: 0 unknown, else 1 + the CPL a `syscall` runs at */
+	/*
+	 * run->s.regs (regs, sregs, events) is the vCPU's state, or becomes it
+	 * at its next KVM_RUN for what run->kvm_dirty_regs flags: set when
+	 * KVM_RUN returns (KVM stores them on every return) and when all three
+	 * are staged; cleared when the VMM goes to the ioctls
+	 * (vm__flush_staged_regs). Written by the vCPU thread between runs and
+	 * by the controller while the vCPU is paused.
+	 */
+	bool regs_current;
 };
 
 struct device {
@@ -44,6 +53,7 @@ struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	bool irqchip;
+	bool sync_regs;		/* KVM_CAP_SYNC_REGS has regs, sregs and events */
 	struct mm_pool *pool;
 	struct pool_ref *pool_ref; /* NULL: the caller's pool */
 	struct mm_space *space;
@@ -58,6 +68,7 @@ struct vm {
 	uint16_t pm1_enable;		/* ACPI PM1a enable: holds what the guest writes */
 	const struct vm_syscall_ops *syscall_ops; /* NULL: no process guest */
 	void *syscall_ctx;
+	bool syscall_owned;	/* a clone's process copy: released with the VM */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock: */
@@ -75,7 +86,8 @@ void pool_ref__put(struct pool_ref *ref);
 /*
  * vm__create, in the pool of @shared (a reference is taken) if not NULL,
  * on @shell if not NULL (vm__create_shell: owned from the call on; one of
- * another vCPU count is destroyed and a VM made as without one).
+ * another vCPU count, or for a VM without irqchip, is destroyed and a VM
+ * made as without one).
  */
 int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm *shell,
 		      struct vm **ret_vm);

@@ -6,6 +6,14 @@
  * and the APIC base decide which MSRs are valid), MSRs before the LAPIC,
  * vCPU events last (they may carry a pending exception for the restored
  * context).
+ *
+ * Invariants:
+ * - Registers staged in kvm_run (vm__stage_regs) are applied before any
+ *   ioctl reads or writes the vCPU's state here (vm__flush_staged_regs), so
+ *   a save after a reset sees the reset's state, and a full restore is not
+ *   undone by an older staged copy at the next KVM_RUN.
+ * - vm__reset_state writes only what a run can have changed under its
+ *   precondition (vm-state.h); each state it leaves alone says why below.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,10 +75,13 @@ out:
 	return err;
 }
 
-static int save_vcpu(struct vm *vm, int fd, struct vcpu_state *s)
+static int save_vcpu(struct vm *vm, unsigned cpu, struct vcpu_state *s)
 {
-	int err;
+	int fd = vm__vcpu_fd(vm, cpu);
+	int err = vm__flush_staged_regs(vm, cpu);
 
+	if (err)
+		return err;
 	s->xsave_size = (size_t)xsave_size(vm);
 	s->xsave = calloc(1, s->xsave_size);
 	if (!s->xsave)
@@ -132,14 +143,35 @@ out:
 	return err;
 }
 
-static int restore_vcpu(int fd, const struct vcpu_state *s)
+/* The event flags KVM_SET_VCPU_EVENTS may be given back (not the ones it only reports). */
+static struct kvm_vcpu_events events_to_set(const struct kvm_vcpu_events *saved)
 {
-	struct kvm_vcpu_events ev = s->events;
-	int err;
+	struct kvm_vcpu_events ev = *saved;
 
-	if (ioctl(fd, KVM_SET_SREGS, &s->sregs) || ioctl(fd, KVM_SET_REGS, &s->regs) ||
-	    ioctl(fd, KVM_SET_XSAVE, s->xsave))
+	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+		    KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM |
+		    KVM_VCPUEVENT_VALID_PAYLOAD | KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
+	return ev;
+}
+
+static int set_xsave(int fd, const struct vcpu_state *s)
+{
+	return ioctl(fd, KVM_SET_XSAVE, s->xsave) ? -errno : 0;
+}
+
+static int restore_vcpu(struct vm *vm, unsigned cpu, const struct vcpu_state *s)
+{
+	struct kvm_vcpu_events ev = events_to_set(&s->events);
+	int fd = vm__vcpu_fd(vm, cpu);
+	int err = vm__flush_staged_regs(vm, cpu);
+
+	if (err)
+		return err;
+	if (ioctl(fd, KVM_SET_SREGS, &s->sregs) || ioctl(fd, KVM_SET_REGS, &s->regs))
 		return -errno;
+	err = set_xsave(fd, s);
+	if (err)
+		return err;
 	if (s->has_xcrs && ioctl(fd, KVM_SET_XCRS, &s->xcrs))
 		return -errno;
 	err = restore_msrs(fd, s->msrs);
@@ -149,9 +181,6 @@ static int restore_vcpu(int fd, const struct vcpu_state *s)
 		return -errno;
 	if (s->has_lapic && ioctl(fd, KVM_SET_LAPIC, &s->lapic))
 		return -errno;
-	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
-		    KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM |
-		    KVM_VCPUEVENT_VALID_PAYLOAD | KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
 	if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) || ioctl(fd, KVM_SET_DEBUGREGS, &s->debugregs))
 		return -errno;
 	return 0;
@@ -207,7 +236,7 @@ int vm__save_state(struct vm *vm, struct vm_state **ret_state)
 	}
 	err = save_machine(vm, st);
 	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
-		err = save_vcpu(vm, vm__vcpu_fd(vm, i), &st->cpus[i]);
+		err = save_vcpu(vm, i, &st->cpus[i]);
 		st->cpus[i].parked = vm__vcpu_parked(vm, i);
 	}
 	if (err) {
@@ -226,7 +255,65 @@ int vm__restore_state(struct vm *vm, const struct vm_state *st)
 		return -EINVAL;
 	err = restore_machine(vm, st);
 	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
-		err = restore_vcpu(vm__vcpu_fd(vm, i), &st->cpus[i]);
+		err = restore_vcpu(vm, i, &st->cpus[i]);
+		vm__set_vcpu_restored(vm, i, st->cpus[i].parked);
+	}
+	return err;
+}
+
+/*
+ * One vCPU back at @s after a run under vm__reset_state's precondition.
+ * Written:
+ * - general and special registers and pending events: staged in kvm_run
+ *   (KVM_CAP_SYNC_REGS), applied by KVM at the next KVM_RUN, no ioctl; by
+ *   ioctl where KVM cannot stage them;
+ * - FPU/SSE/AVX (XSAVE): ring-3 code changes it freely; one ioctl.
+ * Left alone, each exact for a run that never executed guest code at CPL 0
+ * (the precondition) in a VM without an in-kernel irqchip:
+ * - XCR0: only XSETBV writes it, and XSETBV faults outside CPL 0;
+ * - MSRs: only WRMSR writes them (CPL 0), and the VMM itself writes only
+ *   FS base for process guests, which the staged sregs restore (fs.base).
+ *   The TSC is time, not state: it runs on, as on hardware (and KVM treats
+ *   a host write within a second of the TSC it expects as a
+ *   synchronisation, not a rewind, so the full restore did not rewind it
+ *   either);
+ * - MP state: only HLT (CPL 0) and INIT/SIPI (a LAPIC, which this VM has
+ *   not) change it;
+ * - LAPIC: none in this VM;
+ * - debug registers: MOV DR is CPL 0; a #DB, which sets DR6, goes through
+ *   the VMM's exception stub and ends the run as a crash (full restore);
+ * - the KVM clock: the guest can see it only through kvmclock, which it
+ *   must enable with WRMSR (CPL 0); the guest's clock is the host's
+ *   (HC_TIME_NS) or the TSC.
+ */
+static int reset_vcpu(struct vm *vm, unsigned cpu, const struct vcpu_state *s)
+{
+	struct kvm_vcpu_events ev = events_to_set(&s->events);
+	int fd = vm__vcpu_fd(vm, cpu);
+	int err;
+
+	if (vm__can_stage_regs(vm)) {
+		err = vm__stage_regs(vm, cpu, &s->regs, &s->sregs, &ev);
+	} else {
+		err = 0;
+		if (ioctl(fd, KVM_SET_SREGS, &s->sregs) || ioctl(fd, KVM_SET_REGS, &s->regs) ||
+		    ioctl(fd, KVM_SET_VCPU_EVENTS, &ev))
+			err = -errno;
+	}
+	return err ? err : set_xsave(fd, s);
+}
+
+int vm__reset_state(struct vm *vm, const struct vm_state *st)
+{
+	int err = 0;
+
+	/* With an irqchip, the guest reaches LAPIC, IOAPIC, PIC and PIT from ring 3. */
+	if (st->has_irqchip || vm__has_irqchip(vm))
+		return vm__restore_state(vm, st);
+	if (st->nr_cpus != vm__nr_cpus(vm))
+		return -EINVAL;
+	for (unsigned i = 0; !err && i < st->nr_cpus; i++) {
+		err = reset_vcpu(vm, i, &st->cpus[i]);
 		vm__set_vcpu_restored(vm, i, st->cpus[i].parked);
 	}
 	return err;

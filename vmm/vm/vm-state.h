@@ -46,6 +46,19 @@ struct vm_state {
 
 int vm__save_state(struct vm *vm, struct vm_state **ret_state);
 int vm__restore_state(struct vm *vm, const struct vm_state *state);
+/*
+ * vm__restore_state for a reset: @vm was at @state (restored or saved
+ * there) and has since only run guest code at CPL 3, ending in one of its
+ * own hypercalls: no exception, interrupt or VM-made change but its
+ * registers and memory. (The VMM's exception stubs are its only CPL-0
+ * code, and they end a run as a crash; a guest that rewrote the VMM's
+ * tables below ABI_RESERVED may have made its own: the caller checks the
+ * dirty log.) Then only registers, events and XSAVE can differ: they are
+ * written, the rest is left (vm-state.c says why each is exact). Falls back
+ * to vm__restore_state for a VM with an in-kernel irqchip. Registers are
+ * staged (vm__stage_regs) where KVM can: one ioctl a vCPU.
+ */
+int vm__reset_state(struct vm *vm, const struct vm_state *state);
 void vm_state__free(struct vm_state *state); /* NULL: no-op */
 
 #endif

@@ -47,6 +47,7 @@
 
 #define SIG_KICK SIGUSR1
 #define MIB2 (2ULL << 20)
+#define SYNC_ALL (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
 /* Host pointer for guest-physical [gpa, gpa+len), or NULL if outside RAM. */
 static void *gpa_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
@@ -96,6 +97,15 @@ static void notify_stop(struct vm *vm)
 		(void)0; /* a full eventfd has a wakeup pending anyway */
 }
 
+/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
+static void complete_io(struct vcpu *c)
+{
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	c->regs_current = c->run->kvm_valid_regs == SYNC_ALL; /* stored on the way out */
+}
+
 /* Under vm->lock: true if @stop is now the VM's stop, false if it was queued. */
 static bool set_stop_locked(struct vm *vm, struct vcpu *c, const struct vm_stop *stop)
 {
@@ -125,8 +135,20 @@ static void vm_set_stop(struct vm *vm, struct vcpu *c, const struct vm_stop *sto
 {
 	bool first;
 
+	/*
+	 * A vCPU stopping the VM pauses itself in the same step: whoever waits
+	 * for the stop then finds it paused too, and vm__pause neither wakes
+	 * nor kicks it (one thread handoff a stop instead of three).
+	 */
+	if (c)
+		complete_io(c);
 	pthread_mutex_lock(&vm->lock);
 	first = set_stop_locked(vm, c, stop);
+	if (c && !c->paused) {
+		c->paused = true;
+		vm->nr_paused++;
+		pthread_cond_broadcast(&vm->cond);
+	}
 	pthread_mutex_unlock(&vm->lock);
 	if (first) {
 		kick_all(vm);
@@ -170,12 +192,30 @@ static void stop_error(struct vcpu *c, int err, const char *what)
 	vm_set_stop(c->vm, c, &s);
 }
 
-/* Finish the exit KVM last reported (an MMIO read's data, say) without running. */
-static void complete_io(struct vcpu *c)
+
+/*
+ * The vCPU's general registers: the kvm_run copy when it is current (no
+ * ioctl), else KVM_GET_REGS. The vCPU thread between runs, or the
+ * controller while the vCPU is paused.
+ */
+static int vcpu_get_regs(struct vcpu *c, struct kvm_regs *ret_regs)
 {
-	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	ioctl(c->fd, KVM_RUN, 0); /* returns -EINTR once pending I/O is complete */
-	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	if (c->regs_current) {
+		*ret_regs = c->run->s.regs.regs;
+		return 0;
+	}
+	return ioctl(c->fd, KVM_GET_REGS, ret_regs) ? -errno : 0;
+}
+
+/* Set them: staged for the next KVM_RUN when the copy is current, else KVM_SET_REGS. */
+static int vcpu_set_regs(struct vcpu *c, const struct kvm_regs *regs)
+{
+	if (c->regs_current) {
+		c->run->s.regs.regs = *regs;
+		c->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		return 0;
+	}
+	return ioctl(c->fd, KVM_SET_REGS, regs) ? -errno : 0;
 }
 
 /* Under vm->lock: no vCPU can run again until the controller changes a state. */
@@ -199,6 +239,13 @@ static bool vcpu_wait_requests(struct vcpu *c)
 
 	pthread_mutex_lock(&vm->lock);
 	for (;;) {
+		/*
+		 * A kick that arrived while the thread waited here is answered by
+		 * what it requested, read below: clear it so the next KVM_RUN does
+		 * not return at once for nothing (an ioctl of ~5 us on PVM). A
+		 * request made from here on kicks again, after this store.
+		 */
+		__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (vm->quit)
 			break;
 		if (vm->pause_req || vm->stop.reason != VM_RUNNING || c->queued_seq) {
@@ -337,9 +384,12 @@ static bool hcall_request(struct vcpu *c, struct kvm_regs *regs, uint64_t nr)
 	struct vm_stop s = {.reason = VM_STOP_REQUEST, .cpu = c->id, .req = {
 		.nr = nr, .args = {regs->rdi, regs->rsi, regs->rdx}}};
 
+	int err;
+
 	regs->rax = (uint64_t)-EINTR; /* what the guest sees unless the controller serves it */
-	if (ioctl(c->fd, KVM_SET_REGS, regs)) {
-		stop_error(c, -errno, "writing the hypercall result");
+	err = vcpu_set_regs(c, regs);
+	if (err) {
+		stop_error(c, err, "writing the hypercall result");
 		return true;
 	}
 	snprintf(s.what, sizeof(s.what), "guest request %llu on vCPU %u",
@@ -353,10 +403,12 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 {
 	struct kvm_regs regs;
 	int64_t ret = -ENOSYS;
+	int err;
 
 	count_exit(c, VM_EXITS_HCALL);
-	if (ioctl(c->fd, KVM_GET_REGS, &regs)) {
-		stop_error(c, -errno, "reading registers for a hypercall");
+	err = vcpu_get_regs(c, &regs);
+	if (err) {
+		stop_error(c, err, "reading registers for a hypercall");
 		return true;
 	}
 	switch (nr) {
@@ -382,8 +434,9 @@ static bool handle_hcall(struct vcpu *c, uint64_t nr)
 		return hcall_request(c, &regs, nr);
 	}
 	regs.rax = (uint64_t)ret;
-	if (ioctl(c->fd, KVM_SET_REGS, &regs)) {
-		stop_error(c, -errno, "writing the hypercall result");
+	err = vcpu_set_regs(c, &regs);
+	if (err) {
+		stop_error(c, err, "writing the hypercall result");
 		return true;
 	}
 	return false;
@@ -415,16 +468,18 @@ static bool handle_syscall(struct vcpu *c)
 	struct vm_syscall sc = {0};
 	struct vm_stop s = {0};
 	struct kvm_sregs sregs;
+	int err;
 
 	count_exit(c, VM_EXITS_HCALL);
-	if (ioctl(c->fd, KVM_GET_REGS, &sc.regs)) {
-		stop_error(c, -errno, "reading registers for a system call");
+	err = vcpu_get_regs(c, &sc.regs);
+	if (err) {
+		stop_error(c, err, "reading registers for a system call");
 		return true;
 	}
 	if (!vm->syscall_ops) {
 		s.reason = VM_STOP_UNHANDLED;
 		snprintf(s.what, sizeof(s.what), "unhandled exit on vCPU %u: a system call (%llu) "
-			 "in a VM that serves none (a clone of a Linux program)", c->id,
+			 "in a VM that serves none", c->id,
 			 sc.regs.rax);
 		return syscall_stop(c, &s, &sc.regs);
 	}
@@ -436,14 +491,21 @@ static bool handle_syscall(struct vcpu *c)
 		c->syscall_cpl = 1 + (sregs.cs.selector & 3);
 	}
 	s.reason = vm->syscall_ops->syscall(vm->syscall_ctx, c->id, &sc, &s);
-	if (s.reason != VM_RUNNING)
+	/* A request (HC_FUZZ_READY...) returns from the call first, as a hypercall does. */
+	if (s.reason != VM_RUNNING && s.reason != VM_STOP_REQUEST)
 		return syscall_stop(c, &s, &sc.regs);
 	if (c->syscall_cpl == 1 + 3) {
 		sc.regs.rip = sc.regs.rcx;
 		sc.regs.rflags = (sc.regs.r11 & SYSRET_RFLAGS) | X86_RFLAGS_FIXED;
 	}
-	if (ioctl(c->fd, KVM_SET_REGS, &sc.regs)) {
-		stop_error(c, -errno, "writing the system call's result");
+	err = vcpu_set_regs(c, &sc.regs);
+	if (err) {
+		stop_error(c, err, "writing the system call's result");
+		return true;
+	}
+	if (s.reason == VM_STOP_REQUEST) {
+		s.cpu = c->id;
+		vm_set_stop(vm, c, &s);
 		return true;
 	}
 	if (sc.set_fs_base) {
@@ -457,14 +519,29 @@ static bool handle_syscall(struct vcpu *c)
 			stop_error(c, -EIO, "loading FS base (arch_prctl)");
 			return true;
 		}
+		/* KVM's sregs hold it too: keep the kvm_run copy the vCPU's state. */
+		c->run->s.regs.sregs.fs.base = sc.fs_base;
 	}
 	return false;
 }
 
-void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx)
+int vm__rewind_process(struct vm *vm)
+{
+	if (!vm->syscall_owned || !vm->syscall_ops->rewind)
+		return 0;
+	return vm->syscall_ops->rewind(vm->syscall_ctx);
+}
+
+bool vm__serves_syscalls(const struct vm *vm)
+{
+	return vm->syscall_ops != NULL;
+}
+
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx, bool owned)
 {
 	vm->syscall_ops = ops;
 	vm->syscall_ctx = ctx;
+	vm->syscall_owned = owned;
 }
 
 static uint64_t le_value(const uint8_t *data, unsigned len)
@@ -709,9 +786,19 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick_set);
 	sigaddset(&kick_set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick_set, NULL);
+	/*
+	 * KVM stores regs, sregs and events into kvm_run on every return from
+	 * KVM_RUN: hypercalls and resets read and write them there, not with
+	 * ioctls. Set before the first run, so the copy is current from then on.
+	 */
+	if (vm->sync_regs)
+		c->run->kvm_valid_regs = SYNC_ALL;
 
 	while (!vcpu_wait_requests(c)) {
-		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+		int ret = ioctl(c->fd, KVM_RUN, 0);
+
+		c->regs_current = vm->sync_regs;
+		if (ret < 0) {
 			int err = errno;
 
 			__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -782,6 +869,8 @@ static int open_kvm_vm(struct vm *vm)
 	if (n <= 0)
 		return n < 0 ? -errno : -EIO;
 	vm->run_size = (size_t)n;
+	n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	vm->sync_regs = n > 0 && (n & SYNC_ALL) == SYNC_ALL;
 	return 0;
 }
 
@@ -790,9 +879,9 @@ static int open_kvm_vm(struct vm *vm)
  * slot change after KVM_CREATE_IRQCHIP stalls (~6-7 ms on the PVM hosts, a
  * wait in the kernel, not CPU), while a slot made before it costs ~0.05 ms.
  */
-static int create_irqchip(struct vm *vm)
+static int create_irqchip(struct vm *vm, bool no_irqchip)
 {
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+	if (no_irqchip || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
 		return 0;
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
 		return -errno;
@@ -933,7 +1022,7 @@ int vm__create_shell(unsigned nr_cpus, struct vm **ret_vm)
 		return -ENOMEM;
 	err = open_kvm_vm(vm);
 	if (!err)
-		err = create_irqchip(vm);
+		err = create_irqchip(vm, false);
 	if (!err && vm->irqchip)
 		err = warm_memslots(vm);
 	if (!err)
@@ -968,8 +1057,8 @@ int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, stru
 		vm__destroy(shell);
 		return -EINVAL;
 	}
-	if (shell && shell->nr_cpus != cfg->nr_cpus) {
-		vm__destroy(shell); /* the caller's pool holds shells of another size */
+	if (shell && (shell->nr_cpus != cfg->nr_cpus || cfg->no_irqchip)) {
+		vm__destroy(shell); /* a shell of another machine: another size, an irqchip */
 		shell = NULL;
 	}
 	if (shell) {
@@ -988,7 +1077,7 @@ int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, stru
 		else
 			vm->space = cfg->space; /* owned from now on, even on failure */
 		if (!err)
-			err = create_irqchip(vm);
+			err = create_irqchip(vm, cfg->no_irqchip);
 		if (!err)
 			err = create_vcpus(vm);
 	}
@@ -1233,10 +1322,18 @@ int vm__pause(struct vm *vm)
 
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_req = true;
-	pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
-	pthread_mutex_unlock(&vm->lock);
-	kick_all(vm);
-	pthread_mutex_lock(&vm->lock);
+	/*
+	 * Wake and kick only vCPUs that are not paused yet: a paused one sees
+	 * pause_req before it runs again, and a signal or a wakeup would cost
+	 * it (and this thread) a round trip for nothing - after every fuzz
+	 * run, whose vCPU has paused itself by the time its stop is seen.
+	 */
+	if (vm->nr_paused + vm->nr_exited < started) {
+		pthread_cond_broadcast(&vm->cond); /* parked vCPUs */
+		for (unsigned i = 0; i < vm->nr_cpus; i++)
+			if (!vm->vcpus[i].paused)
+				kick(&vm->vcpus[i]);
+	}
 	while (vm->nr_paused + vm->nr_exited < started)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
@@ -1329,6 +1426,8 @@ void vm__destroy(struct vm *vm)
 				pthread_join(vm->vcpus[i].thread, NULL);
 	}
 	uart__exit(&vm->uart);
+	if (vm->syscall_owned)
+		vm->syscall_ops->release(vm->syscall_ctx);
 	/* Before the memory goes: a device may hold pins on it. */
 	for (unsigned i = 0; i < vm->nr_devices; i++)
 		if (vm->devices[i].owned)
@@ -1361,14 +1460,64 @@ bool vm__pause_if_running(struct vm *vm)
 int vm__set_hcall_result(struct vm *vm, unsigned cpu, int64_t value)
 {
 	struct kvm_regs regs;
-	int fd = vm__vcpu_fd(vm, cpu);
+	struct vcpu *c;
+	int err;
 
-	if (fd < 0)
-		return fd;
-	if (ioctl(fd, KVM_GET_REGS, &regs))
-		return -errno;
+	if (cpu >= vm->nr_cpus)
+		return -EINVAL;
+	c = &vm->vcpus[cpu];
+	err = vcpu_get_regs(c, &regs);
+	if (err)
+		return err;
 	regs.rax = (uint64_t)value;
-	return ioctl(fd, KVM_SET_REGS, &regs) ? -errno : 0;
+	return vcpu_set_regs(c, &regs);
+}
+
+bool vm__can_stage_regs(const struct vm *vm)
+{
+	return vm->sync_regs;
+}
+
+int vm__stage_regs(struct vm *vm, unsigned cpu, const struct kvm_regs *regs,
+		   const struct kvm_sregs *sregs, const struct kvm_vcpu_events *events)
+{
+	struct kvm_run *run;
+
+	if (!vm->sync_regs)
+		return -ENOTSUP;
+	if (cpu >= vm->nr_cpus)
+		return -EINVAL;
+	run = vm->vcpus[cpu].run;
+	run->s.regs.regs = *regs;
+	run->s.regs.sregs = *sregs;
+	run->s.regs.events = *events;
+	run->kvm_dirty_regs |= SYNC_ALL;
+	vm->vcpus[cpu].regs_current = true;
+	return 0;
+}
+
+int vm__flush_staged_regs(struct vm *vm, unsigned cpu)
+{
+	struct vcpu *c;
+	struct kvm_run *run;
+	int err = 0;
+
+	if (cpu >= vm->nr_cpus)
+		return -EINVAL;
+	c = &vm->vcpus[cpu];
+	run = c->run;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    ioctl(c->fd, KVM_SET_SREGS, &run->s.regs.sregs))
+		err = -errno;
+	if (!err && (run->kvm_dirty_regs & KVM_SYNC_X86_REGS) &&
+	    ioctl(c->fd, KVM_SET_REGS, &run->s.regs.regs))
+		err = -errno;
+	if (!err && (run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS) &&
+	    ioctl(c->fd, KVM_SET_VCPU_EVENTS, &run->s.regs.events))
+		err = -errno;
+	run->kvm_dirty_regs = 0;
+	c->regs_current = false;
+	return err;
 }
 
 int vm__set_dirty_logging(struct vm *vm, bool on)
@@ -1384,7 +1533,37 @@ int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
 {
 	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
 
-	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log))
+		return -errno;
+	/* The VMM's own writes for a process (its system calls): no guest write KVM logs. */
+	if (vm->syscall_ops && vm->syscall_ops->host_dirty)
+		vm->syscall_ops->host_dirty(vm->syscall_ctx, bitmap);
+	return 0;
+}
+
+uint64_t vm__page_table_pages(void)
+{
+	return x86_setup__table_pages();
+}
+
+int vm__set_dirty_log_manual(struct vm *vm)
+{
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+				     .args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE}};
+	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+
+	if (n <= 0 || !(n & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
+		return -ENOTSUP;
+	return ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) ? -errno : 0;
+}
+
+int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap)
+{
+	struct kvm_clear_dirty_log log = {.slot = 0, .first_page = 0,
+					  .num_pages = (uint32_t)(vm->mem_size / 4096),
+					  .dirty_bitmap = (void *)bitmap};
+
+	return ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &log) ? -errno : 0;
 }
 
 void vm__set_notify_fd(struct vm *vm, int fd)
@@ -1408,10 +1587,17 @@ void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (cpu < vm->nr_cpus) {
-		vm->vcpus[cpu].parked = parked;
-		vm->vcpus[cpu].queued_seq = 0; /* a request of the state that is gone */
+		struct vcpu *c = &vm->vcpus[cpu];
+
+		/*
+		 * Wake the vCPU threads only if what they wait on changed: a reset
+		 * that changes neither would wake a paused thread for nothing.
+		 */
+		if (c->parked != parked || c->queued_seq)
+			pthread_cond_broadcast(&vm->cond);
+		c->parked = parked;
+		c->queued_seq = 0; /* a request of the state that is gone */
 	}
-	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 }
 

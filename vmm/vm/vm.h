@@ -34,6 +34,10 @@ struct vm_config {
 				   new zero-filled space of mem_size */
 	int notify_fd;		/* > 0: an eventfd the VM signals when it stops
 				   (not owned); 0 or -1: none */
+	bool no_irqchip;	/* no in-kernel LAPIC, IOAPIC, PIC or PIT: their
+				   addresses and ports exit to the VMM like any
+				   other (a guest that takes no interrupts, such
+				   as a fuzz target: its resets skip that state) */
 };
 
 enum vm_stop_reason {
@@ -262,13 +266,43 @@ struct vm_syscall_ops {
 				       struct vm_stop *stop);
 	/* Optional: what the guest dies of on exception @vector ("SIGSEGV"), for the report. */
 	const char *(*crash_name)(void *ctx, unsigned vector);
+	/*
+	 * Optional, all four or none: clones serve system calls too. @clone
+	 * copies the process for a clone whose memory is @space (made with
+	 * @mm_flags), while the parent is paused; the copy belongs to the
+	 * capture, then to the child VM, which @attach tells it of (before it
+	 * runs) and which @release frees it with (after its vCPUs are gone).
+	 * @rewind puts a MM_CLONE_RESETTABLE clone's process back to its clone
+	 * point (vm__rewind_process). Without them, a clone's first system
+	 * call stops it as unhandled.
+	 */
+	int (*clone)(void *ctx, struct mm_space *space, unsigned mm_flags, void **ret_copy);
+	void (*attach)(void *copy, struct vm *vm);
+	void (*release)(void *copy);
+	int (*rewind)(void *copy);
+	/* Optional: OR the pages the VMM wrote for the process into @bitmap (vm__get_dirty_log). */
+	void (*host_dirty)(void *ctx, uint64_t *bitmap);
 };
+
+/*
+ * A resettable clone's process back to its clone point (its descriptors,
+ * heap, mappings: what memory and vCPU state do not hold), with the VM
+ * paused; 0 when the VM serves no system calls.
+ */
+int vm__rewind_process(struct vm *vm);
+
+/* Whether the VM serves system calls (a Linux program or a clone of one). */
+bool vm__serves_syscalls(const struct vm *vm);
 
 /* Write @buf to the VM's console (the UART's output: stdout, --serial, a clone's tag). */
 void vm__console_write(struct vm *vm, const void *buf, size_t len);
 
-/* Serve ABI_SYSCALL_MMIO with @ops (before vm__start; clones do not inherit it). */
-void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx);
+/*
+ * Serve ABI_SYSCALL_MMIO with @ops (before vm__start). @ctx stays the
+ * caller's unless @owned (then @ops->release frees it with the VM); clones
+ * get copies through @ops->clone, which they own.
+ */
+void vm__set_syscall_ops(struct vm *vm, const struct vm_syscall_ops *ops, void *ctx, bool owned);
 
 /*
  * The PC platform a Linux guest expects (vmm/boot describes it in its ACPI
@@ -307,7 +341,22 @@ int vm__resume(struct vm *vm);
  * 4 KiB page (mem_size / 4096 bits, in u64 words).
  */
 int vm__set_dirty_logging(struct vm *vm, bool on);
+/* KVM's log, and the pages the VMM wrote for a process (vm_syscall_ops' host_dirty). */
 int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap);
+/*
+ * Manual protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), set before the log
+ * is turned on: vm__get_dirty_log then reports every page written since
+ * its bit was last cleared and write-protects nothing, so a page stays
+ * writable (no fault) until vm__clear_dirty_log write-protects the pages
+ * of @bitmap again and clears their bits. -ENOTSUP without it.
+ */
+/*
+ * The guest pages (bit n: page n, all below ABI_RESERVED) where the VMM
+ * keeps the page tables it builds (vm__load_elf, vm__load_process).
+ */
+uint64_t vm__page_table_pages(void);
+int vm__set_dirty_log_manual(struct vm *vm);
+int vm__clear_dirty_log(struct vm *vm, const uint64_t *bitmap);
 /* Signal eventfd @fd (not owned; -1: none) when the VM stops. */
 void vm__set_notify_fd(struct vm *vm, int fd);
 /*
@@ -330,6 +379,20 @@ bool vm__vcpu_parked(struct vm *vm, unsigned cpu);
  * says, and a stop it had queued is dropped (it belongs to the old state).
  */
 void vm__set_vcpu_restored(struct vm *vm, unsigned cpu, bool parked);
+
+/*
+ * Staged registers (KVM_CAP_SYNC_REGS): vCPU @cpu's general and special
+ * registers and pending events written into its kvm_run page, applied by
+ * KVM at its next KVM_RUN: no ioctl. Paused or not started. -ENOTSUP if
+ * KVM cannot (vm__can_stage_regs false): then use the ioctls.
+ * Any code that reads or writes those registers with ioctls calls
+ * vm__flush_staged_regs first: it applies what is staged (ioctls) and
+ * stops the VMM from trusting the kvm_run copy until the vCPU runs again.
+ */
+bool vm__can_stage_regs(const struct vm *vm);
+int vm__stage_regs(struct vm *vm, unsigned cpu, const struct kvm_regs *regs,
+		   const struct kvm_sregs *sregs, const struct kvm_vcpu_events *events);
+int vm__flush_staged_regs(struct vm *vm, unsigned cpu);
 
 struct mm_space *vm__space(struct vm *vm);
 struct mm_pool *vm__pool(struct vm *vm);

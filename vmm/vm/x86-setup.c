@@ -35,6 +35,15 @@
 #define PTE_RW (1ULL << 1)
 #define PTE_US (1ULL << 2)
 #define PTE_PS (1ULL << 7)
+/*
+ * Accessed and dirty set from the start: the CPU (or KVM's shadow MMU)
+ * never writes them back into the tables, so running a guest does not
+ * write the VMM's pages below X86_SETUP_RESERVED (a fuzz reset checks
+ * that, and need not put a page-table page back after every run).
+ */
+#define PTE_A (1ULL << 5)
+#define PTE_D (1ULL << 6)
+#define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 
 #define CR0_PE (1ULL << 0)
 #define CR0_MP (1ULL << 1)
@@ -135,11 +144,11 @@ int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio)
 	    PD_GPA + npd * 0x1000 > PD_END)
 		return -EINVAL;
 	memset(mem, 0, X86_SETUP_RESERVED);
-	put64(mem, PML4_GPA, PDPT_GPA | PTE_P | PTE_RW | PTE_US);
+	put64(mem, PML4_GPA, PDPT_GPA | PTE_TABLE);
 	for (uint64_t i = 0; i < npd; i++)
-		put64(mem, PDPT_GPA + i * 8, (PD_GPA + i * 0x1000) | PTE_P | PTE_RW | PTE_US);
+		put64(mem, PDPT_GPA + i * 8, (PD_GPA + i * 0x1000) | PTE_TABLE);
 	for (uint64_t a = 0; a < map_size; a += MIB2)
-		put64(mem, PD_GPA + (a / MIB2) * 8, a | PTE_P | PTE_RW | PTE_US | PTE_PS);
+		put64(mem, PD_GPA + (a / MIB2) * 8, a | PTE_TABLE | PTE_PS | PTE_D);
 
 	put64(mem, GDT_GPA + 0x08, seg_desc(true, 0));
 	put64(mem, GDT_GPA + 0x10, seg_desc(false, 0));
@@ -160,18 +169,27 @@ int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio)
 	return 0;
 }
 
+uint64_t x86_setup__table_pages(void)
+{
+	uint64_t mask = 0;
+
+	for (uint64_t a = PML4_GPA; a < PD_END; a += 0x1000)
+		mask |= 1ULL << (a >> 12);
+	return mask | 1ULL << (GUARD_PT_GPA >> 12);
+}
+
 void x86_setup__guard_low(void *mem, uint64_t user_page)
 {
 	for (uint64_t a = 0; a < MIB2; a += 0x1000) {
 		uint64_t pte = 0;
 
 		if (a < X86_SETUP_RESERVED)
-			pte = a | PTE_P | PTE_RW;
+			pte = a | PTE_P | PTE_RW | PTE_A | PTE_D;
 		if (user_page && a == (user_page & ~0xfffULL))
-			pte = a | PTE_P | PTE_US; /* read-only for everyone */
+			pte = a | PTE_P | PTE_US | PTE_A | PTE_D; /* read-only for everyone */
 		put64(mem, GUARD_PT_GPA + (a >> 12) * 8, pte);
 	}
-	put64(mem, PD_GPA, GUARD_PT_GPA | PTE_P | PTE_RW | PTE_US);
+	put64(mem, PD_GPA, GUARD_PT_GPA | PTE_TABLE);
 }
 
 void x86_setup__syscall(struct kvm_sregs *sregs, uint64_t entry, struct kvm_msr_entry *msrs)

@@ -55,6 +55,8 @@ int x86_setup__tables(void *mem, uint64_t mem_size, uint64_t crash_mmio);
  * x86_setup__tables.
  */
 void x86_setup__guard_low(void *mem, uint64_t user_page);
+/* Bit n set: guest page n (below X86_SETUP_RESERVED) may hold page tables. */
+uint64_t x86_setup__table_pages(void);
 
 /*
  * The `syscall` instruction for a process guest: EFER.SCE in @sregs, and
