@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * cloner MIB N [NESTED]: clone tests from inside the guest.
+ * cloner MIB N [NESTED|chain]: clone tests from inside the guest.
  * Writes the memwrite pattern (seed 1) over MIB MiB at MEMWRITE_BASE, then
  * asks the VMM for N clones (HC_CLONE) with callee-saved registers holding
  * known values. Each clone checks that it sees seed 1 and the registers of
  * the clone point, writes its own pattern (seed 100 + its number), waits a
  * little while the others write theirs, and checks its pattern is intact;
  * the parent does the same with seed 2 after its last clone. With NESTED,
- * clone number 1 makes one clone of its own. Each VM prints its checksum.
+ * clone number 1 makes one clone of its own. With "chain", the clones form
+ * a chain N deep instead: the parent makes one clone, which checks the
+ * memory and registers of its clone point, writes its own pattern (seed 100
+ * + its number: a write at each level), makes the next clone, and after it
+ * checks that its pattern is intact. Each VM prints its checksum.
  * Exit: 0 ok; 10 clone-point memory wrong; 11 registers wrong; 12 another
  * VM's writes showed through; 13 the clone request failed; 3 bad arguments.
  */
@@ -95,19 +99,73 @@ static int as_clone(uint64_t n, int regs_ok, int nested)
 	return own_pattern("clone", n, 100 + n);
 }
 
+/*
+ * A link of the chain: VM @n at @level, cloned when memory held @seed; it
+ * writes its own pattern, then clones itself while @level < @depth.
+ */
+static int as_link(uint64_t n, uint64_t level, uint64_t depth, uint64_t seed, int regs_ok)
+{
+	if (!regs_ok) {
+		printf_uart("cloner: clone %lu: registers differ from the clone point\n", n);
+		return 11;
+	}
+	if (!holds(seed)) {
+		printf_uart("cloner: clone %lu: memory differs from the clone point\n", n);
+		return 10;
+	}
+	fill(100 + n);
+	if (level < depth) {
+		int ok;
+		int64_t r = clone_vm(0x11a40000 + level, &ok);
+
+		if (r < 0) {
+			printf_uart("cloner: clone %lu: clone request failed: %ld\n", n, r);
+			return 13;
+		}
+		if (r & (int64_t)HC_CLONE_CHILD)
+			return as_link((uint64_t)r & 0xffff, level + 1, depth, 100 + n, ok);
+		if (!ok || !holds(100 + n)) {
+			printf_uart("cloner: clone %lu: state changed across its clone\n", n);
+			return ok ? 12 : 11;
+		}
+	}
+	return own_pattern("clone", n, 100 + n);
+}
+
+static int chain(uint64_t depth)
+{
+	int ok;
+	int64_t r = clone_vm(0x11a40000, &ok);
+
+	if (r < 0) {
+		printf_uart("cloner: clone request failed: %ld\n", r);
+		return 13;
+	}
+	if (r & (int64_t)HC_CLONE_CHILD)
+		return as_link((uint64_t)r & 0xffff, 1, depth, 1, ok);
+	if (!ok || !holds(1)) {
+		printf_uart("cloner: parent: state changed across clone 1\n");
+		return ok ? 10 : 11;
+	}
+	return own_pattern("parent", 0, 2);
+}
+
 int guest_main(const struct guest_boot *boot)
 {
 	const char *p;
 	uint64_t mib = parse_u64(boot->cmdline, &p);
 	uint64_t n = parse_u64(skip_spaces(p), &p);
-	int nested = *skip_spaces(p) != '\0';
+	int is_chain = str_eq_word(skip_spaces(p), "chain");
+	int nested = !is_chain && *skip_spaces(p) != '\0';
 
 	base_end = MEMWRITE_BASE + (mib << 20);
 	if (!mib || !n || n > 64 || base_end > boot->mem_size - boot->ncpus * ABI_STACK_SIZE) {
-		puts_uart("cloner: usage: cloner MIB N [NESTED] (the region must fit)\n");
+		puts_uart("cloner: usage: cloner MIB N [NESTED|chain] (the region must fit)\n");
 		return 3;
 	}
 	fill(1);
+	if (is_chain)
+		return chain(n);
 	for (uint64_t i = 0; i < n; i++) {
 		int ok;
 		int64_t r = clone_vm(0xc10e0000 + i, &ok);

@@ -19,6 +19,14 @@
  *   not, a hang times out.
  * - A VM started from a thread that blocks every signal can still be paused
  *   (the control socket's thread is such a thread).
+ * - The VM pool (vm_pool): a clone on a pooled KVM VM has the registers
+ *   and memory of the clone point, and the state of a clone on a VM made on
+ *   demand (every register, XSAVE, LAPIC, MSRs but time counters, IOAPIC
+ *   routing); the pool refills
+ *   after takes and after a failed creation; with every creation failing
+ *   the clones are made on demand, the failure is said once, the parent
+ *   runs on; clones from the pool pass cloner's in-guest checks, also in a
+ *   chain 10 deep with a write at each level.
  *
  * Without /dev/kvm the whole file exits 77 (skipped) and says so.
  */
@@ -58,10 +66,10 @@ static const struct builtin_guest *guest_image(const char *name)
 	return NULL;
 }
 
-static struct vm *boot(const char *name, const char *args, int serial_fd)
+static struct vm *boot_cpus(const char *name, const char *args, int serial_fd, unsigned cpus)
 {
 	const struct builtin_guest *img = guest_image(name);
-	struct vm_config cfg = {.mem_size = MEM, .nr_cpus = 1, .serial_fd = serial_fd};
+	struct vm_config cfg = {.mem_size = MEM, .nr_cpus = cpus, .serial_fd = serial_fd};
 	char msg[200] = "";
 	struct vm *vm;
 
@@ -69,6 +77,11 @@ static struct vm *boot(const char *name, const char *args, int serial_fd)
 	if (vm__load_elf(vm, img->data, img->size, args, msg, sizeof(msg)))
 		fail_msg("load %s: %s", name, msg);
 	return vm;
+}
+
+static struct vm *boot(const char *name, const char *args, int serial_fd)
+{
+	return boot_cpus(name, args, serial_fd, 1);
 }
 
 /*
@@ -159,6 +172,110 @@ static void assert_same_regs(const struct vm_state *a, const struct vm_state *b)
 	}
 }
 
+/* The MSR @index in @m, or -1 if absent. */
+static int64_t msr_value(const struct kvm_msrs *m, uint32_t index)
+{
+	for (uint32_t i = 0; i < m->nmsrs; i++)
+		if (m->entries[i].index == index)
+			return (int64_t)m->entries[i].data;
+	return -1;
+}
+
+static void assert_same_segment(const struct kvm_segment *a, const struct kvm_segment *b)
+{
+	assert_int_equal(a->base, b->base);
+	assert_int_equal(a->limit, b->limit);
+	assert_int_equal(a->selector, b->selector);
+	assert_int_equal(a->type, b->type);
+	assert_int_equal(a->dpl, b->dpl);
+	assert_int_equal(a->l, b->l);
+}
+
+/*
+ * The registers of the clone point: general, special (control registers,
+ * EFER, APIC base, descriptor tables, segments as the CPU uses them: KVM
+ * may normalise attribute bits a segment's use does not depend on, so not
+ * byte for byte), XSAVE, XCRs, debug registers, MP state.
+ */
+static void assert_same_cpus(const struct vm_state *a, const struct vm_state *b)
+{
+	assert_int_equal(a->nr_cpus, b->nr_cpus);
+	for (unsigned i = 0; i < a->nr_cpus; i++) {
+		const struct vcpu_state *x = &a->cpus[i], *y = &b->cpus[i];
+		const struct kvm_sregs *sx = &x->sregs, *sy = &y->sregs;
+
+		assert_memory_equal(&x->regs, &y->regs, sizeof(x->regs));
+		assert_int_equal(sx->cr0, sy->cr0);
+		assert_int_equal(sx->cr3, sy->cr3);
+		assert_int_equal(sx->cr4, sy->cr4);
+		assert_int_equal(sx->efer, sy->efer);
+		assert_int_equal(sx->apic_base, sy->apic_base);
+		assert_int_equal(sx->gdt.base, sy->gdt.base);
+		assert_int_equal(sx->gdt.limit, sy->gdt.limit);
+		assert_int_equal(sx->idt.base, sy->idt.base);
+		assert_int_equal(sx->idt.limit, sy->idt.limit);
+		assert_same_segment(&sx->cs, &sy->cs);
+		assert_same_segment(&sx->ss, &sy->ss);
+		assert_same_segment(&sx->ds, &sy->ds);
+		assert_same_segment(&sx->fs, &sy->fs);
+		assert_same_segment(&sx->gs, &sy->gs);
+		assert_same_segment(&sx->tr, &sy->tr);
+		assert_int_equal(x->xsave_size, y->xsave_size);
+		assert_memory_equal(x->xsave, y->xsave, x->xsave_size);
+		assert_int_equal(x->has_xcrs, y->has_xcrs);
+		assert_memory_equal(&x->xcrs, &y->xcrs, sizeof(x->xcrs));
+		assert_memory_equal(&x->debugregs, &y->debugregs, sizeof(x->debugregs));
+		assert_memory_equal(&x->mp, &y->mp, sizeof(x->mp));
+		assert_int_equal(x->events.exception.injected, y->events.exception.injected);
+		assert_int_equal(x->events.interrupt.injected, y->events.interrupt.injected);
+		assert_int_equal(x->events.nmi.injected, y->events.nmi.injected);
+	}
+}
+
+#define LAPIC_TMCCT 0x390 /* the timer's current count: computed when read */
+#define IOAPIC_RTE_LIVE ((1ULL << 12) | (1ULL << 14)) /* delivery status, remote IRR */
+
+/*
+ * Two clones of one capture, one on a pooled KVM VM and one on a VM made
+ * on demand, hold the same state: the registers (assert_same_cpus, and the
+ * special registers byte for byte), every MSR KVM lists but the time
+ * counters (msr_counts_time), the LAPIC's registers and the IOAPIC's
+ * routing. (Not the PIT and kvmclock, which count time; nor the PICs' and
+ * IOAPIC's live interrupt bits, which the PIT may set.)
+ */
+static void assert_same_clone_state(const struct vm_state *a, const struct vm_state *b)
+{
+	assert_same_cpus(a, b);
+	for (unsigned i = 0; i < a->nr_cpus; i++) {
+		const struct vcpu_state *x = &a->cpus[i], *y = &b->cpus[i];
+		struct kvm_lapic_state lx = x->lapic, ly = y->lapic;
+
+		/* Both restored from one state: byte for byte here. */
+		assert_memory_equal(&x->sregs, &y->sregs, sizeof(x->sregs));
+		assert_int_equal(x->has_lapic, y->has_lapic);
+		memset(lx.regs + LAPIC_TMCCT, 0, 4);
+		memset(ly.regs + LAPIC_TMCCT, 0, 4);
+		assert_memory_equal(&lx, &ly, sizeof(lx));
+		assert_int_equal(x->msrs->nmsrs, y->msrs->nmsrs);
+		for (uint32_t m = 0; m < x->msrs->nmsrs; m++) {
+			uint32_t index = x->msrs->entries[m].index;
+
+			if (msr_counts_time(index))
+				continue;
+			if (msr_value(y->msrs, index) != (int64_t)x->msrs->entries[m].data)
+				fail_msg("vCPU %u: MSR 0x%x differs: 0x%llx vs 0x%llx", i, index,
+					 (unsigned long long)x->msrs->entries[m].data,
+					 (unsigned long long)msr_value(y->msrs, index));
+		}
+	}
+	assert_int_equal(a->has_irqchip, b->has_irqchip);
+	if (!a->has_irqchip)
+		return;
+	for (unsigned p = 0; p < KVM_IOAPIC_NUM_PINS; p++)
+		assert_int_equal(a->chips[2].chip.ioapic.redirtbl[p].bits & ~IOAPIC_RTE_LIVE,
+				 b->chips[2].chip.ioapic.redirtbl[p].bits & ~IOAPIC_RTE_LIVE);
+}
+
 /* Clone point: the child has the parent's memory and registers, not later writes. */
 static void test_clone_point(void **state)
 {
@@ -234,30 +351,67 @@ static void assert_pattern(struct vm *vm, uint64_t seed, uint64_t mib)
 			 (unsigned long long)a);
 }
 
-static void run_cloner(const char *args, unsigned nr_vms)
+/* Read what @fd (a memfd) holds into @buf (NUL-terminated). */
+static void read_all(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len - 1, 0);
+
+	assert_true(n >= 0);
+	buf[n] = '\0';
+}
+
+/*
+ * cloner with @args in a group whose pool keeps @pool_size VMs (0: none),
+ * the first @fail_next of them failing; the pool's counters at the end in
+ * @ret_st, what the VMM said on stderr in @ret_err (may be NULL).
+ */
+static void run_cloner_pool(const char *args, unsigned nr_vms, unsigned pool_size,
+			    unsigned fail_next, struct vm_pool_stats *ret_st, char *ret_err,
+			    size_t err_len)
 {
 	int serial = memfd_create("serial", MFD_CLOEXEC);
-	struct group_config gc = {.serial_fd = serial};
+	int errfd = memfd_create("stderr", MFD_CLOEXEC), saved = -1;
+	struct group_config gc = {.serial_fd = serial, .vm_pool = pool_size,
+				  .vm_pool_fail_next = fail_next};
+	uint64_t mib = strtoull(args, NULL, 10); /* cloner's MIB */
 	struct group *g;
-	char out[4096] = "", line[64];
+	char out[8192] = "", line[64];
 	int status = -1;
 	ssize_t n;
 
-	assert_true(serial >= 0);
+	assert_true(serial >= 0 && errfd >= 0);
 	assert_int_equal(group__create(&gc, boot("cloner", args, serial), &g), 0);
+	if (pool_size && !fail_next) /* full before the first clone: it takes one */
+		assert_int_equal(vm_pool__wait(group__vm_pool(g), WATCHDOG_MS), 0);
+	if (ret_err) {
+		fflush(stderr);
+		saved = dup(2);
+		assert_true(saved >= 0);
+		assert_int_equal(dup2(errfd, 2), 2);
+	}
 	assert_int_equal(group__run(g, WATCHDOG_MS, &status), 0);
-	assert_int_equal(status, 0);
+	if (ret_err) {
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		read_all(errfd, ret_err, err_len);
+	}
+	close(errfd);
+	if (status)
+		fail_msg("status %d%s%s", status, ret_err ? ", stderr:\n" : "", ret_err ? ret_err : "");
+	if (ret_st)
+		vm_pool__stats(group__vm_pool(g), ret_st);
 	assert_int_equal(group__nr_vms(g), nr_vms);
 	/* Every VM has ended: nothing left to clone, nor a VM that is not there. */
 	assert_int_equal(group__clone(g, 0, 1, 0, NULL, NULL), -ESHUTDOWN);
 	assert_int_equal(group__clone(g, nr_vms, 1, 0, NULL, NULL), -ENOENT);
-	assert_pattern(group__vm(g, 0), 2, 4);
+	assert_pattern(group__vm(g, 0), 2, mib);
 	for (unsigned i = 1; i < nr_vms; i++)
-		assert_pattern(group__vm(g, i), 100 + i, 4);
+		assert_pattern(group__vm(g, i), 100 + i, mib);
 	group__destroy(g); /* flushes the consoles */
-	n = pread(serial, out, sizeof(out) - 1, 0);
+	read_all(serial, out, sizeof(out));
+	n = (ssize_t)strlen(out);
 	assert_true(n > 0);
-	out[n] = '\0';
 	assert_non_null(strstr(out, "cloner: parent 0 ok seed 2"));
 	for (unsigned i = 1; i < nr_vms; i++) {
 		snprintf(line, sizeof(line), "[clone %u] cloner: clone %u ok seed %u", i, i, 100 + i);
@@ -265,6 +419,11 @@ static void run_cloner(const char *args, unsigned nr_vms)
 			fail_msg("missing \"%s\" in:\n%s", line, out);
 	}
 	close(serial);
+}
+
+static void run_cloner(const char *args, unsigned nr_vms)
+{
+	run_cloner_pool(args, nr_vms, 0, 0, NULL, NULL, 0);
 }
 
 static void test_clones_isolated(void **state)
@@ -377,6 +536,174 @@ static void test_fuzz_resets_exactly(void **state)
 	fuzz__destroy(f);
 }
 
+/*
+ * One capture, two clones: one on a pooled KVM VM, one on a VM made on
+ * demand. Both hold the clone point's memory and exactly its state.
+ */
+static void test_pool_clone_point(void **state)
+{
+	struct vm_pool_config pc = {.size = 1, .nr_cpus = 2};
+	struct vm_clone_config pooled = {.serial_fd = -1}, plain = {.serial_fd = -1};
+	struct vm_state *at_clone, *a, *b;
+	struct vm_pool_stats st;
+	struct vm_capture *cap;
+	struct vm_pool *pool;
+	struct vm *parent, *kids[2];
+	uint64_t sum;
+
+	(void)state;
+	assert_int_equal(vm_pool__create(&pc, &pool), 0);
+	pooled.vm_pool = pool;
+	parent = boot_cpus("spin", "4000000000", -1, 2);
+	assert_int_equal(vm__start(parent), 0);
+	clock_sleep_ms(30);
+	vm__pause(parent);
+	sum = mem_checksum(parent);
+	assert_int_equal(vm__save_state(parent, &at_clone), 0);
+	assert_int_equal(vm_pool__wait(pool, WATCHDOG_MS), 0);
+	assert_int_equal(vm__capture(parent, 2, 0, &cap, NULL), 0);
+	assert_int_equal(vm__capture_spawn(cap, 0, &pooled, &kids[0]), 0);
+	assert_int_equal(vm__capture_spawn(cap, 1, &plain, &kids[1]), 0);
+	vm_capture__free(cap);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.taken, 1); /* kids[0] is on the pool's VM */
+	assert_int_equal(mem_checksum(kids[0]), sum);
+	assert_int_equal(mem_checksum(kids[1]), sum);
+	assert_int_equal(vm__save_state(kids[0], &a), 0);
+	assert_int_equal(vm__save_state(kids[1], &b), 0);
+	assert_same_cpus(at_clone, a);
+	assert_same_clone_state(a, b);
+	vm_state__free(a);
+	vm_state__free(b);
+
+	/* Both run on from the clone point, apart. */
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(vm__start(kids[i]), 0);
+	for (int i = 0; i < 200 && (mem_checksum(kids[0]) == sum || mem_checksum(kids[1]) == sum);
+	     i++) {
+		for (unsigned k = 0; k < 2; k++)
+			vm__resume(kids[k]);
+		clock_sleep_ms(30);
+		for (unsigned k = 0; k < 2; k++)
+			vm__pause(kids[k]);
+	}
+	assert_int_not_equal(mem_checksum(kids[0]), sum);
+	assert_int_not_equal(mem_checksum(kids[1]), sum);
+	assert_int_equal(mem_checksum(parent), sum);
+	vm_state__free(at_clone);
+	vm__destroy(kids[0]);
+	vm__destroy(kids[1]);
+	vm__destroy(parent);
+	vm_pool__destroy(pool);
+}
+
+/* Clone @parent (paused) once through @pool. */
+static void clone_once(struct vm *parent, struct vm_pool *pool)
+{
+	struct vm_clone_config cc = {.serial_fd = -1, .vm_pool = pool};
+	struct vm *child;
+
+	assert_int_equal(vm__clone(parent, &cc, &child, NULL), 0);
+	vm__destroy(child);
+}
+
+/*
+ * The pool refills what clones take, and after a failed creation: that
+ * stops the refilling (no loop against a host refusing VMs) until the next
+ * take, which finds it empty and makes its VM on demand.
+ */
+static void test_pool_refills(void **state)
+{
+	struct vm_pool_config pc = {.size = 2, .nr_cpus = 1, .fail_next = 1, .fail_err = -ENOMEM};
+	struct vm *parent = boot("spin", "4000000000", -1);
+	struct vm_pool_stats st;
+	struct vm_pool *pool;
+
+	(void)state;
+	assert_int_equal(vm_pool__create(&pc, &pool), 0);
+	assert_int_equal(vm_pool__wait(pool, WATCHDOG_MS), -ENOMEM);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.last_err, -ENOMEM);
+	assert_int_equal(st.ready, 0);
+	assert_int_equal(vm_pool__take_error(pool), -ENOMEM);
+	assert_int_equal(vm_pool__take_error(pool), 0); /* said once */
+
+	clone_once(parent, pool); /* empty: made on demand; the pool tries again */
+	assert_int_equal(vm_pool__wait(pool, WATCHDOG_MS), 0);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.empty, 1);
+	assert_int_equal(st.taken, 0);
+	assert_int_equal(st.made, 2);
+	assert_int_equal(st.ready, 2);
+
+	clone_once(parent, pool);
+	clone_once(parent, pool);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.taken, 2);
+	assert_int_equal(vm_pool__wait(pool, WATCHDOG_MS), 0);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.made, 4);
+	assert_int_equal(st.ready, 2);
+	assert_int_equal(st.failed, 1);
+
+	/* A VM of another vCPU count does not use it. */
+	struct vm *two = boot_cpus("spin", "4000000000", -1, 2);
+
+	clone_once(two, pool);
+	vm_pool__stats(pool, &st);
+	assert_int_equal(st.taken, 2);
+	assert_int_equal(st.empty, 2);
+	vm__destroy(two);
+	vm__destroy(parent);
+	vm_pool__destroy(pool);
+}
+
+static void test_pool_clones_isolated(void **state)
+{
+	struct vm_pool_stats st;
+
+	(void)state;
+	run_cloner_pool("4 4", 5, 2, 0, &st, NULL, 0);
+	assert_true(st.taken >= 1); /* the first clone found it full */
+	assert_int_equal(st.taken + st.empty, 4);
+	assert_int_equal(st.failed, 0);
+}
+
+/* Every VM the pool makes fails: clones are made on demand, the parent runs on. */
+static void test_pool_failing(void **state)
+{
+	struct vm_pool_stats st;
+	char err[4096];
+
+	(void)state;
+	run_cloner_pool("4 3", 4, 2, 1000, &st, err, sizeof(err));
+	assert_int_equal(st.taken, 0);
+	assert_int_equal(st.empty, 3);
+	assert_true(st.failed >= 1);
+	assert_int_equal(st.last_err, -EIO);
+	if (!strstr(err, "vmm: VM pool: creating a KVM VM ahead of clones failed: "
+		    "Input/output error"))
+		fail_msg("no clear error on stderr:\n%s", err);
+}
+
+/* Ten levels of clones of clones, each writing its pattern before the next clone. */
+static void test_clone_chain(void **state)
+{
+	(void)state;
+	run_cloner("1 10 chain", 11);
+}
+
+static void test_clone_chain_pool(void **state)
+{
+	struct vm_pool_stats st;
+
+	(void)state;
+	run_cloner_pool("1 10 chain", 11, 2, 0, &st, NULL, 0);
+	assert_int_equal(st.taken + st.empty, 10);
+	assert_true(st.taken >= 1);
+}
+
 static void *start_blocked(void *arg)
 {
 	sigset_t all;
@@ -400,7 +727,8 @@ static void test_pause_from_blocked_thread(void **state)
 {
 	struct vm *vm = boot("spin", "4000000000", -1);
 	pthread_t t, wd;
-	bool done = false;
+	/* Static: the detached watchdog reads it after this test has returned. */
+	static bool done;
 	void *ret;
 
 	(void)state;
@@ -426,6 +754,12 @@ int main(void)
 		cmocka_unit_test(test_clones_of_clones),
 		cmocka_unit_test(test_fuzz_resets_exactly),
 		cmocka_unit_test(test_pause_from_blocked_thread),
+		cmocka_unit_test(test_pool_clone_point),
+		cmocka_unit_test(test_pool_refills),
+		cmocka_unit_test(test_pool_clones_isolated),
+		cmocka_unit_test(test_pool_failing),
+		cmocka_unit_test(test_clone_chain),
+		cmocka_unit_test(test_clone_chain_pool),
 	};
 
 	if (access("/dev/kvm", R_OK | W_OK)) {

@@ -42,6 +42,7 @@ struct run_opts {
 	double timeout_s;
 	bool stats, dma_test;
 	const char *api, *clone_serial, *snapshot_to, *restore;
+	unsigned vm_pool;
 	bool mem_set, cpus_set;
 	bool disk_set;
 	struct virtio_blk_opts disk;
@@ -60,7 +61,7 @@ struct run_opts {
 static const char run_usage[] =
 	"usage: vmm run --guest NAME|PATH|--restore FILE|--kernel BZIMAGE [--initrd FILE] "
 	"[--append CMDLINE] [--mem SIZE] [--cpus N] [--serial FILE] "
-	"[--clone-serial PREFIX] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
+	"[--clone-serial PREFIX] [--vm-pool N] [--api SOCKET] [--snapshot-to FILE] [--timeout SECONDS] [--stats] "
 	"[--dma-test] [--disk FILE[,ro][,fixed-buffers]] [--env K=V]... [--file HOST[:GUEST]]... "
 	"[-- GUEST ARGS...]";
 
@@ -92,6 +93,10 @@ static void run_help(void)
 	       "  --append CMDLINE   its command line (default \"" CMD_KERNEL_DEFAULT_CMDLINE "\")\n"
 	       "  --clone-serial PREFIX  clone N's console to PREFIX.N (default: the\n"
 	       "                     console, each line tagged \"[clone N] \")\n"
+	       "  --vm-pool N        keep N KVM VMs made ahead for clones (default %d, at\n"
+	       "                     most %d; 0: none): a clone takes one instead of\n"
+	       "                     creating its VM; a background thread makes them from\n"
+	       "                     the run's first clone on\n"
 	       "  --api SOCKET       serve control requests on a Unix socket (vmm ctl)\n"
 	       "  --snapshot-to FILE where a guest's snapshot request (HC_SNAPSHOT) saves\n"
 	       "  --timeout SECONDS  stop the guest after this long (exit status %d)\n"
@@ -109,8 +114,26 @@ static void run_help(void)
 	       "%d guest crash; %d triple fault; %d unhandled exit; %d timeout;\n"
 	       "%d every vCPU parked (HC_PARK), so none can run again;\n"
 	       "1 the VMM failed; 2 usage error.\n",
-	       VM_MAX_CPUS, VMM_EXIT_REBOOT, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
+	       VM_MAX_CPUS, VMM_EXIT_REBOOT, VM_POOL_DEFAULT, VM_POOL_MAX, VMM_EXIT_TIMEOUT, VMM_EXIT_BAD_STATUS, VMM_EXIT_CRASH,
 	       VMM_EXIT_TRIPLE_FAULT, VMM_EXIT_UNHANDLED, VMM_EXIT_TIMEOUT, VMM_EXIT_PARKED);
+}
+
+static int parse_vm_pool(const char *arg, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || arg[0] < '0' || arg[0] > '9' || *end || v > VM_POOL_MAX) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "--vm-pool: not a number of VMs from 0 to %d",
+			 VM_POOL_MAX);
+		return run_usage_error(what, arg);
+	}
+	*ret = (unsigned)v;
+	return 0;
 }
 
 static int parse_disk(const char *arg, struct run_opts *o)
@@ -165,11 +188,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"disk", required_argument, NULL, 'k'},	 {"env", required_argument, NULL, 'e'},
 		{"file", required_argument, NULL, 'f'},	 {"kernel", required_argument, NULL, 'K'},
 		{"initrd", required_argument, NULL, 'I'}, {"append", required_argument, NULL, 'A'},
+		{"vm-pool", required_argument, NULL, 'P'},
 		{0, 0, 0, 0},
 	};
 	int opt, err = 0;
 
-	*o = (struct run_opts){.mem = DEFAULT_MEM, .cpus = 1};
+	*o = (struct run_opts){.mem = DEFAULT_MEM, .cpus = 1, .vm_pool = VM_POOL_DEFAULT};
 	opterr = 0;
 	optind = 1;
 	while (!err && (opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -196,6 +220,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'a': o->api = optarg; break;
 		case 'L': o->clone_serial = optarg; break;
+		case 'P': err = parse_vm_pool(optarg, &o->vm_pool); break;
 		case 'T': o->snapshot_to = optarg; break;
 		case 'R': o->restore = optarg; break;
 		case 'K': o->linux_boot.kernel = optarg; break;
@@ -402,12 +427,27 @@ static int check_console(const struct run_opts *o, struct vm *vm, int status)
 	return status ? status : EXIT_FAILED;
 }
 
+static void print_pool_stats(struct vm_pool *pool)
+{
+	struct vm_pool_stats s;
+
+	if (!pool)
+		return;
+	vm_pool__stats(pool, &s);
+	fprintf(stderr, "vm pool: %llu VMs made ahead, %llu clones took one, %llu found none "
+		"ready, %llu creations failed%s%s\n", (unsigned long long)s.made,
+		(unsigned long long)s.taken, (unsigned long long)s.empty,
+		(unsigned long long)s.failed, s.last_err ? ": " : "",
+		s.last_err ? strerror(-s.last_err) : "");
+}
+
 static int boot(const struct run_opts *o, const struct image *img, int serial_fd,
 		bool is_linux)
 {
 	struct linux_vm *lv = NULL;
 	struct group_config gc = {.serial_fd = serial_fd, .clone_serial = o->clone_serial,
-				  .snapshot_to = o->snapshot_to, .verbose = o->stats};
+				  .snapshot_to = o->snapshot_to, .verbose = o->stats,
+				  .vm_pool = o->vm_pool};
 	struct api *api = NULL;
 	struct group *g;
 	struct vm *vm;
@@ -453,6 +493,8 @@ static int boot(const struct run_opts *o, const struct image *img, int serial_fd
 	status = check_console(o, vm, status);
 	if (o->stats)
 		print_stats(vm, boot_ms);
+	if (o->stats)
+		print_pool_stats(group__vm_pool(g));
 	if (o->stats && dma)
 		dev_setup__print_dma_test(stderr, dma);
 	if (o->stats && blk)

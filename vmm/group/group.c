@@ -47,6 +47,7 @@ struct member {
 
 struct group {
 	struct group_config cfg;
+	struct vm_pool *vm_pool;	/* NULL: clones make their KVM VMs on demand */
 	pthread_mutex_t lock;
 	int efd;
 	bool quit;
@@ -75,6 +76,19 @@ int group__create(const struct group_config *cfg, struct vm *root, struct group 
 		return err;
 	}
 	g->cfg = *cfg;
+	if (cfg->vm_pool) {
+		/* Lazy: a run that never clones makes (and closes) no VM for it. */
+		struct vm_pool_config pc = {.size = cfg->vm_pool, .nr_cpus = vm__nr_cpus(root),
+					    .lazy = true, .fail_next = cfg->vm_pool_fail_next};
+		int err = vm_pool__create(&pc, &g->vm_pool);
+
+		if (err) {
+			close(g->efd);
+			free(g);
+			free(m);
+			return err;
+		}
+	}
 	pthread_mutex_init(&g->lock, NULL);
 	m->vm = root;
 	m->serial_fd = cfg->serial_fd;
@@ -97,9 +111,12 @@ void group__destroy(struct group *g)
 {
 	if (!g)
 		return;
+	vm_pool__destroy(g->vm_pool);
 	/* Clones first: the capture a clone came from needs its parent. */
 	for (unsigned i = g->n; i-- > 0;)
 		member_free(g, g->m[i]);
+	/* Their KVM fds close in parallel on the reaper's threads, not at exit one by one. */
+	vm__reap_wait();
 	close(g->efd);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
@@ -151,7 +168,7 @@ static int clone_console(struct group *g, unsigned id, struct vm_clone_config *c
 static int spawn(struct group *g, struct vm_capture *cap, unsigned i, unsigned mm_flags,
 		 struct member **ret_m)
 {
-	struct vm_clone_config cc = {.mm_flags = mm_flags};
+	struct vm_clone_config cc = {.mm_flags = mm_flags, .vm_pool = g->vm_pool};
 	struct member *m = NULL;
 	char tag[32];
 	int err;
@@ -177,6 +194,16 @@ static int spawn(struct group *g, struct vm_capture *cap, unsigned i, unsigned m
 	return 0;
 }
 
+/* The pool could not make a VM ahead: said once a failure; clones make their own. */
+static void report_pool_error(struct group *g)
+{
+	int err = vm_pool__take_error(g->vm_pool);
+
+	if (err)
+		group_warn(g, "vmm: VM pool: creating a KVM VM ahead of clones failed: %s; clones "
+			   "create their VMs when made until it succeeds\n", strerror(-err));
+}
+
 /* Build @count clones of @pm as members [*ret_first, *ret_first + count). */
 static int clone_locked(struct group *g, struct member *pm, unsigned count, unsigned mm_flags,
 			unsigned *ret_first, struct group_clone_times *t)
@@ -198,6 +225,7 @@ static int clone_locked(struct group *g, struct member *pm, unsigned count, unsi
 		err = spawn(g, cap, i, mm_flags, &m);
 	}
 	vm_capture__free(cap);
+	report_pool_error(g);
 	return err;
 }
 
@@ -246,6 +274,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 
 	pthread_mutex_lock(&g->lock);
 	pm = find(g, id);
+	vm_pool__hold(g->vm_pool); /* no VM made beside the clones: it slows them */
 	if (pm && (g->quit || pm->ended))
 		err = -ESHUTDOWN; /* nothing left to clone: it stopped for good */
 	else if (pm)
@@ -253,6 +282,7 @@ int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags
 	if (!err)
 		err = start_from(g, first);
 	t.latency_ns = clock_now_ns() - t0;
+	vm_pool__release(g->vm_pool);
 	if (!err) {
 		report_clones(g, id, first, count, &t);
 		for (unsigned i = 0; ret_ids && i < count; i++)
@@ -272,11 +302,13 @@ static int64_t serve_clone(struct group *g, struct member *pm, unsigned cpu)
 	unsigned first;
 	int err;
 
+	vm_pool__hold(g->vm_pool); /* no VM made beside the clone: it slows it */
 	err = clone_locked(g, pm, 1, 0, &first, &t);
 	if (!err)
 		err = vm__set_hcall_result(g->m[first]->vm, cpu, (int64_t)(HC_CLONE_CHILD | first));
 	if (!err)
 		err = start_member(g->m[first]);
+	vm_pool__release(g->vm_pool);
 	if (err == -EMFILE)
 		group_warn(g, "vmm: VM %u: clone refused: VM limit %u reached\n", pm->id, MAX_VMS);
 	else if (err)
@@ -551,6 +583,11 @@ int group__run(struct group *g, int timeout_ms, int *ret_status)
 		*ret_status = EXIT_FAILED;
 	}
 	return 0;
+}
+
+struct vm_pool *group__vm_pool(struct group *g)
+{
+	return g->vm_pool;
 }
 
 unsigned group__nr_vms(struct group *g)

@@ -27,6 +27,9 @@ struct group_config {
 	const char *clone_serial; /* NULL: tagged lines on serial_fd; else FILE.N */
 	const char *snapshot_to;  /* where HC_SNAPSHOT saves; NULL: -ENOSYS */
 	bool verbose;		  /* report each clone and each VM's end on stderr */
+	unsigned vm_pool;	  /* KVM VMs kept ready for clones from the first clone on
+				     (vm.h vm_pool, lazy; 0: none) */
+	unsigned vm_pool_fail_next; /* test only: the pool's next N creations fail (-EIO) */
 };
 
 struct group_clone_times {
@@ -57,6 +60,9 @@ void group__quit(struct group *g);
  */
 int group__clone(struct group *g, unsigned id, unsigned count, unsigned mm_flags,
 		 unsigned *ret_ids, struct group_clone_times *ret_times);
+
+/* The group's pool of VMs for clones (NULL: none), for its stats. */
+struct vm_pool *group__vm_pool(struct group *g);
 
 /* VMs so far, and VM @id (NULL if none); valid until group__destroy. */
 unsigned group__nr_vms(struct group *g);

@@ -136,7 +136,7 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 	struct vm_config ccfg = {.nr_cpus = cap->parent->nr_cpus, .serial_fd = cfg->serial_fd,
 				 .notify_fd = cap->parent->notify_fd,
 				 .no_irqchip = !cap->parent->irqchip};
-	struct vm *child;
+	struct vm *child, *shell;
 	int err;
 
 	if (i >= cap->count || !cap->spaces[i])
@@ -144,7 +144,9 @@ int vm__capture_spawn(struct vm_capture *cap, unsigned i, const struct vm_clone_
 	ccfg.space = cap->spaces[i];
 	cap->spaces[i] = NULL; /* the child owns it from here, also on failure */
 	ccfg.pool = cap->parent->pool;
-	err = vm__create_shared(&ccfg, cap->pool_ref, &child);
+	/* Pooled VMs have the irqchip: a parent without one gets a child without. */
+	shell = cap->parent->irqchip ? vm_pool__take(cfg->vm_pool, ccfg.nr_cpus) : NULL;
+	err = vm__create_shared(&ccfg, cap->pool_ref, shell, &child);
 	if (err)
 		return err;
 	err = vm__restore_state(child, cap->state);

@@ -83,7 +83,24 @@ struct vm {
 
 /* Drop a reference on @ref; the last one destroys the pool. NULL: no-op. */
 void pool_ref__put(struct pool_ref *ref);
-/* vm__create, in the pool of @shared (a reference is taken) if not NULL. */
-int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm);
+/*
+ * vm__create, in the pool of @shared (a reference is taken) if not NULL,
+ * on @shell if not NULL (vm__create_shell: owned from the call on; one of
+ * another vCPU count, or for a VM without irqchip, is destroyed and a VM
+ * made as without one).
+ */
+int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm *shell,
+		      struct vm **ret_vm);
+/*
+ * A VM without memory, for the pool (vm-pool.c): its KVM VM, irqchip and
+ * PIT, @nr_cpus vCPUs with their CPUID, the first memory slot change after
+ * the irqchip already made (its stall taken); vm__create_shared adds the
+ * rest. vm__destroy frees it.
+ */
+int vm__create_shell(unsigned nr_cpus, struct vm **ret_vm);
+/* A shell of @nr_cpus vCPUs from @pool (NULL: none), or NULL when it has none ready. */
+struct vm *vm_pool__take(struct vm_pool *pool, unsigned nr_cpus);
+/* Close @n fds of a dead VM on a reaper thread (vm-reap.c); the caller gives them up. */
+void vm_reap__close(const int *fds, unsigned n);
 
 #endif

@@ -3,8 +3,10 @@
  * vm.c: VM and vCPU lifecycle, the vCPU run loop, pause/resume, stop.
  *
  * vmm/vm owns one KVM VM: this file, its state save/restore (vm-state.c),
- * live clones (vm-clone.c), long-mode setup (x86-setup.c), the ELF loader
- * (elf-load.c) and the ring probe (ring-probe.c). It may call mm, devices
+ * live clones (vm-clone.c), the pool of VMs made ahead for clones
+ * (vm-pool.c), the reaper that closes dead VMs' fds (vm-reap.c), long-mode
+ * setup (x86-setup.c), the ELF loader (elf-load.c) and the ring probe
+ * (ring-probe.c). It may call mm, devices
  * (the UART) and the guest ABI (guest-images/abi.h), nothing else in vmm.
  * Public: vm.h, vm-state.h, clock.h, ring-probe.h.
  *
@@ -850,7 +852,8 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	return x86_setup__cpuid(vm->kvm_fd, c->fd);
 }
 
-static int create_machine(struct vm *vm, const struct vm_config *cfg)
+/* /dev/kvm and an empty VM: no memory, no irqchip, no vCPUs yet. */
+static int open_kvm_vm(struct vm *vm)
 {
 	int n;
 
@@ -868,18 +871,37 @@ static int create_machine(struct vm *vm, const struct vm_config *cfg)
 	vm->run_size = (size_t)n;
 	n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
 	vm->sync_regs = n > 0 && (n & SYNC_ALL) == SYNC_ALL;
-	if (!cfg->no_irqchip && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0) {
-		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
-			return -errno;
-		vm->irqchip = true;
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0) {
-			struct kvm_pit_config pit = {.flags = 0};
+	return 0;
+}
 
-			if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
-				return -errno;
-		}
+/*
+ * The in-kernel irqchip and PIT. After the memory slot: the first memory
+ * slot change after KVM_CREATE_IRQCHIP stalls (~6-7 ms on the PVM hosts, a
+ * wait in the kernel, not CPU), while a slot made before it costs ~0.05 ms.
+ */
+static int create_irqchip(struct vm *vm, bool no_irqchip)
+{
+	if (no_irqchip || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
+		return 0;
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+		return -errno;
+	vm->irqchip = true;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0) {
+		struct kvm_pit_config pit = {.flags = 0};
+
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+			return -errno;
 	}
 	return 0;
+}
+
+static int create_vcpus(struct vm *vm)
+{
+	int err = 0;
+
+	for (unsigned i = 0; !err && i < vm->nr_cpus; i++)
+		err = create_vcpu(vm, i);
+	return err;
 }
 
 void pool_ref__put(struct pool_ref *ref)
@@ -924,12 +946,11 @@ static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool
 	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0};
 	int err;
 
+	vm->space = cfg->space; /* owned from now on, even on failure */
 	err = attach_pool(vm, cfg, shared);
 	if (err)
 		return err;
-	if (cfg->space) {
-		vm->space = cfg->space;
-	} else {
+	if (!vm->space) {
 		err = mm_space_create(vm->pool, cfg->mem_size, &vm->space);
 		if (err)
 			return err;
@@ -946,28 +967,20 @@ static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool
 	return 0;
 }
 
-int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm **ret_vm)
+/* A VM with no KVM side yet: its lock, its UART, its fds -1. NULL: no memory. */
+static struct vm *vm_alloc(unsigned nr_cpus, int serial_fd, int notify_fd)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_condattr_t ca;
 	struct vm *vm;
-	int err;
 
-	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS ||
-	    (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
-			     cfg->mem_size > ABI_MEM_MAX))) {
-		mm_space_destroy(cfg->space); /* owned from the call on */
-		return -EINVAL;
-	}
 	pthread_once(&once, install_kick_handler);
 	vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		mm_space_destroy(cfg->space);
-		return -ENOMEM;
-	}
+	if (!vm)
+		return NULL;
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm->nr_cpus = cfg->nr_cpus;
-	vm->notify_fd = cfg->notify_fd > 0 ? cfg->notify_fd : -1;
+	vm->nr_cpus = nr_cpus;
+	vm->notify_fd = notify_fd > 0 ? notify_fd : -1;
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -975,14 +988,99 @@ int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, stru
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	uart__init(&vm->uart, cfg->serial_fd);
-	err = create_machine(vm, cfg);
+	uart__init(&vm->uart, serial_fd);
+	return vm;
+}
+
+/*
+ * Make and delete a one-page memory slot: it takes the stall of the first
+ * slot change after the irqchip (create_irqchip) now, so the shell's real
+ * slot, made when a clone takes it, costs what a slot change costs.
+ */
+static int warm_memslots(struct vm *vm)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = sizeof(page),
+		.userspace_addr = (uintptr_t)page};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+		return -errno;
+	slot.memory_size = 0;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) ? -errno : 0;
+}
+
+int vm__create_shell(unsigned nr_cpus, struct vm **ret_vm)
+{
+	struct vm *vm;
+	int err;
+
+	if (!nr_cpus || nr_cpus > VM_MAX_CPUS)
+		return -EINVAL;
+	vm = vm_alloc(nr_cpus, -1, -1);
+	if (!vm)
+		return -ENOMEM;
+	err = open_kvm_vm(vm);
 	if (!err)
-		err = attach_memory(vm, cfg, shared);
-	else if (cfg->space)
-		vm->space = cfg->space; /* owned from now on, even on failure */
-	for (unsigned i = 0; !err && i < vm->nr_cpus; i++)
-		err = create_vcpu(vm, i);
+		err = create_irqchip(vm, false);
+	if (!err && vm->irqchip)
+		err = warm_memslots(vm);
+	if (!err)
+		err = create_vcpus(vm);
+	if (err) {
+		vm__destroy(vm);
+		return err;
+	}
+	*ret_vm = vm;
+	return 0;
+}
+
+/* A shell (vm__create_shell) becomes the VM @cfg asks for: its console, its memory. */
+static int adopt_shell(struct vm *vm, const struct vm_config *cfg, struct pool_ref *shared)
+{
+	uart__exit(&vm->uart); /* the shell's: nothing was written to it */
+	uart__init(&vm->uart, cfg->serial_fd);
+	vm->notify_fd = cfg->notify_fd > 0 ? cfg->notify_fd : -1;
+	return attach_memory(vm, cfg, shared);
+}
+
+int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, struct vm *shell,
+		      struct vm **ret_vm)
+{
+	struct vm *vm;
+	int err;
+
+	if (!cfg->nr_cpus || cfg->nr_cpus > VM_MAX_CPUS ||
+	    (!cfg->space && (cfg->mem_size < MIB2 || cfg->mem_size % MIB2 ||
+			     cfg->mem_size > ABI_MEM_MAX))) {
+		mm_space_destroy(cfg->space); /* owned from the call on */
+		vm__destroy(shell);
+		return -EINVAL;
+	}
+	if (shell && (shell->nr_cpus != cfg->nr_cpus || cfg->no_irqchip)) {
+		vm__destroy(shell); /* a shell of another machine: another size, an irqchip */
+		shell = NULL;
+	}
+	if (shell) {
+		vm = shell;
+		err = adopt_shell(vm, cfg, shared);
+	} else {
+		vm = vm_alloc(cfg->nr_cpus, cfg->serial_fd, cfg->notify_fd);
+		if (!vm) {
+			mm_space_destroy(cfg->space);
+			return -ENOMEM;
+		}
+		/* The slot before the irqchip: see create_irqchip. */
+		err = open_kvm_vm(vm);
+		if (!err)
+			err = attach_memory(vm, cfg, shared);
+		else
+			vm->space = cfg->space; /* owned from now on, even on failure */
+		if (!err)
+			err = create_irqchip(vm, cfg->no_irqchip);
+		if (!err)
+			err = create_vcpus(vm);
+	}
 	if (err) {
 		vm__destroy(vm);
 		return err;
@@ -993,7 +1091,7 @@ int vm__create_shared(const struct vm_config *cfg, struct pool_ref *shared, stru
 
 int vm__create(const struct vm_config *cfg, struct vm **ret_vm)
 {
-	return vm__create_shared(cfg, NULL, ret_vm);
+	return vm__create_shared(cfg, NULL, NULL, ret_vm);
 }
 
 static int setup_vcpu(struct vm *vm, struct vcpu *c, uint64_t entry)
@@ -1291,6 +1389,27 @@ int vm__resume(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Closing a VM with an irqchip waits in the kernel (~7-16 ms here, almost no
+ * CPU): the reaper (vm-reap.c) closes its fds on another thread. Its vCPUs
+ * have stopped and its slot points at memory about to be unmapped, which KVM
+ * follows through its MMU notifier; nothing runs in it again.
+ */
+static void close_kvm_fds(struct vm *vm)
+{
+	int fds[VM_MAX_CPUS + 2];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_cpus; i++)
+		if (vm->vcpus[i].fd >= 0)
+			fds[n++] = vm->vcpus[i].fd;
+	if (vm->vm_fd >= 0)
+		fds[n++] = vm->vm_fd;
+	if (vm->kvm_fd >= 0)
+		fds[n++] = vm->kvm_fd;
+	vm_reap__close(fds, n);
+}
+
 void vm__destroy(struct vm *vm)
 {
 	if (!vm)
@@ -1316,14 +1435,9 @@ void vm__destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_cpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->run_size);
-		if (vm->vcpus[i].fd >= 0)
-			close(vm->vcpus[i].fd);
 		free(vm->vcpus[i].queued);
 	}
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	close_kvm_fds(vm);
 	if (vm->space)
 		mm_space_destroy(vm->space);
 	pool_ref__put(vm->pool_ref);

@@ -119,8 +119,11 @@ void vm__destroy(struct vm *vm);
 int vm__load_elf(struct vm *vm, const void *image, size_t size, const char *cmdline,
 		 char *ret_msg, size_t msg_len);
 
+struct vm_pool;
+
 struct vm_clone_config {
 	int serial_fd;		/* the clone's console; -1 discards it */
+	struct vm_pool *vm_pool; /* NULL, or where to take the clone's KVM VM from */
 	const char *tag;	/* NULL, or a prefix for each line of its console */
 	unsigned mm_flags;	/* mm_space_clone flags (MM_CLONE_RESETTABLE) */
 	bool no_devices;	/* vm__clone only: no device copies, empty windows */
@@ -157,6 +160,58 @@ void vm_capture__free(struct vm_capture *cap); /* NULL: no-op */
  */
 int vm__clone(struct vm *parent, const struct vm_clone_config *cfg, struct vm **ret_child,
 	      uint64_t *ret_pause_ns);
+
+/*
+ * A pool of KVM VMs made ahead of clones by a background thread (vm-pool.c):
+ * a clone that takes one (vm_clone_config.vm_pool) skips KVM VM creation
+ * and only points its memory slot at its space. An empty pool (a burst of
+ * clones, a failed background creation) makes the clone create its VM on
+ * demand, as without a pool. A pooled VM holds its fds (/dev/kvm, the VM,
+ * one a vCPU) and the kernel's VM and vCPU structures, no guest memory.
+ */
+#define VM_POOL_MAX 64
+#define VM_POOL_DEFAULT 8 /* `vmm run --vm-pool`'s default */
+
+struct vm_pool_config {
+	unsigned size;		/* VMs kept ready, 1..VM_POOL_MAX */
+	unsigned nr_cpus;	/* their vCPUs: clones of VMs with another count skip the pool */
+	bool lazy;		/* make none until the first take (or wait), not at creation */
+	unsigned fail_next;	/* test only: the next fail_next VMs the pool makes fail */
+	int fail_err;		/* with this -errno (0: -EIO) */
+};
+
+struct vm_pool_stats {
+	uint64_t made;		/* VMs made ahead */
+	uint64_t taken;		/* clones that took one */
+	uint64_t empty;		/* clones that found none ready (made their own) */
+	uint64_t failed;	/* background creations that failed */
+	int last_err;		/* the last failure's -errno, or 0 */
+	unsigned ready;		/* VMs ready now */
+};
+
+int vm_pool__create(const struct vm_pool_config *cfg, struct vm_pool **ret_pool);
+void vm_pool__destroy(struct vm_pool *pool); /* NULL: no-op */
+/*
+ * Clones under way from the pool: its thread makes no VM until as many
+ * releases (a VM made beside a clone slows the clone's KVM calls, vm-pool.c).
+ * NULL: no-op.
+ */
+void vm_pool__hold(struct vm_pool *pool);
+void vm_pool__release(struct vm_pool *pool);
+/*
+ * Wait until the pool holds cfg.size VMs (a lazy pool starts): 0, -ETIMEDOUT after @timeout_ms,
+ * or the error that stopped its refilling (it retries at the next take).
+ */
+int vm_pool__wait(struct vm_pool *pool, int timeout_ms);
+void vm_pool__stats(struct vm_pool *pool, struct vm_pool_stats *ret_stats);
+/* A background creation's failure not returned before (-errno), else 0. NULL: 0. */
+int vm_pool__take_error(struct vm_pool *pool);
+/*
+ * vm__destroy closes a VM's KVM fds on reaper threads (closing a VM with an
+ * irqchip waits ~7-16 ms in the kernel); this waits until every fd handed
+ * over so far is closed.
+ */
+void vm__reap_wait(void);
 
 /*
  * Put a device on the bus, in the next ABI_DEV_WINDOW window from
