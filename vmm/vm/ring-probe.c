@@ -160,12 +160,19 @@ static int probe_run(struct probe_vm *p, bool user, uint32_t iters, double *ret_
 	return 0;
 }
 
-/* ns per iteration: (t(n2) - t(n1)) / (n2 - n1), the best of three. */
+/*
+ * ns per iteration: (t(n2) - t(n1)) / (n2 - n1), each time the fastest of
+ * five runs (up to fifteen while the difference is not positive). Noise
+ * only adds time, so the minima are the runs least disturbed; the
+ * difference of two single runs can be anything on a busy host (a
+ * preempted short run made ring 0 look free: "native"). A difference that
+ * is still not positive is no measurement: -EAGAIN.
+ */
 static int probe_rate(struct probe_vm *p, bool user, uint32_t n1, uint32_t n2, double *ret_ns)
 {
-	double best = 0;
+	double best1 = 0, best2 = 0;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5 || (best2 <= best1 && i < 15); i++) {
 		double t1, t2;
 		int err = probe_run(p, user, n1, &t1);
 
@@ -173,12 +180,14 @@ static int probe_rate(struct probe_vm *p, bool user, uint32_t n1, uint32_t n2, d
 			err = probe_run(p, user, n2, &t2);
 		if (err)
 			return err;
-		double per = (t2 - t1) / (double)(n2 - n1);
-
-		if (i == 0 || per < best)
-			best = per;
+		if (i == 0 || t1 < best1)
+			best1 = t1;
+		if (i == 0 || t2 < best2)
+			best2 = t2;
 	}
-	*ret_ns = best > 0 ? best : 0.001;
+	if (best2 <= best1)
+		return -EAGAIN;
+	*ret_ns = (best2 - best1) / (double)(n2 - n1);
 	return 0;
 }
 
