@@ -27,7 +27,7 @@
 # The environment below is about the host afl-fuzz runs on (no CPU
 # frequency scaling files, core_pattern), not about the target.
 set -u
-vmm=$1 afl_fuzz=$2 afl_showmap=$3 linux_target=$4
+vmm=$1 afl_fuzz=$2 afl_showmap=$3 linux_target=$4 afl_cmin=$5 afl_tmin=$6
 fail() { echo "FAIL: $*"; exit 1; }
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: no usable /dev/kvm"; exit 77; }
 [ -x "$afl_fuzz" ] && [ -x "$afl_showmap" ] || { echo "SKIP: afl++ not installed (afl-fuzz, afl-showmap)"; exit 77; }
@@ -107,8 +107,7 @@ vmm_left && fail "a vmm afl process outlived afl-showmap"
 
 echo "== 5. afl-cmin and afl-tmin through the same fork server; -M/-S instances"
 # afl-cmin refuses /tmp and /var/tmp: its corpus goes under the working directory.
-afl_dir=$(dirname "$afl_fuzz")
-[ -x "$afl_dir/afl-cmin" ] && [ -x "$afl_dir/afl-tmin" ] || fail "afl++ without afl-cmin/afl-tmin beside $afl_fuzz"
+[ -x "$afl_cmin" ] && [ -x "$afl_tmin" ] || fail "afl++ without afl-cmin/afl-tmin ($afl_cmin, $afl_tmin)"
 c=$(mktemp -d "$PWD/test-afl-cmin.XXXXXX") || fail "mktemp in $PWD"
 trap 'rm -rf "$w" "$c"' EXIT
 mkdir "$c/in"
@@ -118,7 +117,7 @@ printf 'VMxx' >"$c/in/v"
 printf 'Q7zV' >"$c/in/q"
 "$afl_showmap" -q -r -t 2000 -i "$c/in" -o "$c/allmaps" -- "$vmm" afl --guest aflme >/dev/null 2>&1 ||
 	fail "afl-showmap over the cmin corpus"
-(cd "$c" && "$afl_dir/afl-cmin" -i in -o min -t 2000 -- "$vmm" afl --guest aflme) >"$w/cmin.out" 2>&1 ||
+(cd "$c" && AFL_PATH=$(dirname "$afl_showmap") "$afl_cmin" -i in -o min -t 2000 -- "$vmm" afl --guest aflme) >"$w/cmin.out" 2>&1 ||
 	{ tail -n 20 "$w/cmin.out"; fail "afl-cmin failed"; }
 kept=$(ls "$c/min" | wc -l)
 [ "$kept" -ge 1 ] && [ "$kept" -lt 4 ] || fail "afl-cmin kept $kept of 4 inputs (two are the same)"
@@ -129,7 +128,7 @@ cut -d: -f1 "$c"/allmaps/* | sort -u >"$c/all-edges"
 cut -d: -f1 "$c"/minmaps/* | sort -u >"$c/min-edges"
 cmp -s "$c/all-edges" "$c/min-edges" || fail "afl-cmin's corpus lost edges: $(diff "$c/all-edges" "$c/min-edges" | head -n 5)"
 printf 'VMM!and a tail afl-tmin must cut' >"$w/crash-long"
-"$afl_dir/afl-tmin" -i "$w/crash-long" -o "$w/crash-min" -t 2000 -- "$vmm" afl --guest aflme >"$w/tmin.out" 2>&1 ||
+"$afl_tmin" -i "$w/crash-long" -o "$w/crash-min" -t 2000 -- "$vmm" afl --guest aflme >"$w/tmin.out" 2>&1 ||
 	{ tail -n 20 "$w/tmin.out"; fail "afl-tmin failed"; }
 [ "$(cat "$w/crash-min")" = 'VMM!' ] || fail "afl-tmin minimised the crash to '$(od -c "$w/crash-min" | head -n 2)', not VMM!"
 echo "cmin: $kept of 4 inputs keep all $(wc -l <"$c/all-edges") edges; tmin: $(wc -c <"$w/crash-long") bytes -> VMM!"
