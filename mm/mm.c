@@ -36,6 +36,8 @@ int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool)
 		goto err_free;
 	if (cfg && cfg->vma_soft_limit)
 		pool->vma_soft_limit = cfg->vma_soft_limit;
+	if (cfg && cfg->vma_extra)
+		pool->vma_extra = cfg->vma_extra == MM_VMA_EXTRA_NONE ? 0 : cfg->vma_extra;
 	err = uffd__open(pool, fault__handle);
 	if (err)
 		goto err_fini;

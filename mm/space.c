@@ -11,7 +11,7 @@
  *   point) and retires its home; frames are freed exactly when their last
  *   reference goes.
  *
- * Layer: above fault. May call: fault (retry), snapshot, map, pool, uffd.
+ * Layer: above fault. May call: fault (retry), compact, snapshot, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,6 +261,10 @@ int mm_space_discard(struct mm_space *space, uint64_t gpa, uint64_t len)
 	for (uint64_t g = gfn; g < gfn + n; g++)
 		if (space->ptes[g].flags & PTE_SNAP)
 			snapshot__save(space, g);
+	/* Mapping the home slots over the range may add two mappings. */
+	err = compact__make_room(space, false);
+	if (err)
+		goto out;
 	err = map__discard(space, gfn, n);
 	if (err)
 		goto out;
