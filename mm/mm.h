@@ -98,6 +98,12 @@ int mm_pool_destroy(struct mm_pool *pool);
 void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats);
 /* Counts the process's VMAs inside this pool's spaces from /proc/self/maps. */
 __mm_must_check int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count);
+/*
+ * The same, and the process's mappings (/proc/self/maps lines; @ret_process
+ * may be NULL), read at one moment for mm: under the pool lock.
+ */
+__mm_must_check int mm_pool_count_maps(struct mm_pool *pool, uint64_t *ret_pool,
+				       uint64_t *ret_process);
 /* Test hook: make the next @n frame copies fail with @err (0 disables). */
 void mm_pool_inject_copy_failure(struct mm_pool *pool, unsigned n, int err);
 
