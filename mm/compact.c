@@ -110,21 +110,46 @@ static void keep_shortest(struct segment *segs, unsigned *n, struct segment s)
 	segs[i] = s;
 }
 
-/* The shortest foreign segments holding at least one movable entry. */
+/* The first break after @gfn (npages if none): skips blocks without any. */
+static uint64_t next_break(struct mm_space *space, uint64_t gfn)
+{
+	for (uint64_t g = gfn + 1; g < space->npages; g++) {
+		if (!(g & (MM_LARGE_PAGES - 1)) && !space->block_breaks[g >> MM_LARGE_ORDER]) {
+			g += MM_LARGE_PAGES - 1;
+			continue;
+		}
+		if (space->ptes[g].pfn != space->ptes[g - 1].pfn + 1)
+			return g;
+	}
+	return space->npages;
+}
+
+/*
+ * The shortest foreign segments holding at least one movable entry. A run
+ * (between two breaks) is foreign or home as a whole, since a home entry's
+ * contiguous neighbour is home too.
+ */
 static unsigned find_segments(struct mm_space *space, struct segment *segs)
 {
 	unsigned n = 0;
 
 	for (uint64_t g = 0; g < space->npages;) {
+		uint64_t end = next_break(space, g);
+
 		if (!foreign(space, g)) {
-			g++;
+			g = end;
 			continue;
 		}
 		struct segment s = {.gfn = g};
 		bool any = false;
 
-		for (; g < space->npages && foreign(space, g); g++)
-			any = any || movable(space, g);
+		while (g < space->npages && foreign(space, g)) {
+			for (; !any && g < end; g++)
+				any = movable(space, g);
+			g = end;
+			if (g < space->npages)
+				end = next_break(space, g);
+		}
 		s.n = g - s.gfn;
 		if (any)
 			keep_shortest(segs, &n, s);

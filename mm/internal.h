@@ -120,6 +120,7 @@ struct mm_space {
 	struct mm_pte *ptes;
 	struct mm_range *home;
 	uint64_t runs; /* mappings (VMAs) this space uses */
+	uint32_t *block_breaks; /* per 2 MiB block of gfns: breaks in it (map.c) */
 	uint64_t nr_present; /* entries with PTE_PRESENT */
 	unsigned pins; /* live mm_pin objects */
 	bool published; /* on pool->spaces: its threads may run */

@@ -32,7 +32,9 @@ int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_sp
 	s->npages = npages;
 	s->runs = 1;
 	s->ptes = calloc(npages, sizeof(*s->ptes));
-	if (!s->ptes)
+	s->block_breaks = calloc((npages + MM_LARGE_PAGES - 1) >> MM_LARGE_ORDER,
+				 sizeof(*s->block_breaks));
+	if (!s->ptes || !s->block_breaks)
 		goto err_free;
 	s->hva = mmap(NULL, npages << MM_PAGE_SHIFT, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -51,6 +53,7 @@ int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_sp
 err_unmap:
 	munmap(s->hva, npages << MM_PAGE_SHIFT);
 err_free:
+	free(s->block_breaks);
 	free(s->ptes);
 	free(s);
 	return err;
@@ -64,6 +67,7 @@ void space__free(struct mm_space *s)
 	pool__range_retire(s->pool, s->home);
 	free(s->origin);
 	free(s->dirty);
+	free(s->block_breaks);
 	free(s->ptes);
 	free(s);
 }

@@ -146,7 +146,7 @@ static void *monitor_thread(void *arg)
 
 	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
 		monitor_sample(m);
-		usleep(500);
+		usleep(2000); /* reading the maps holds the pool lock */
 	}
 	return NULL;
 }
@@ -272,15 +272,15 @@ static struct mm_space *space_of_size(struct mm_pool *pool, uint64_t size)
 #define NCLONES 4
 
 /*
- * A 256 MiB parent holding pinned pages, four clones and a resettable one
+ * A parent of @size holding pinned pages, four clones and a resettable one
  * writing every 17th page up and down, every other page and random pages,
  * the parent writing every 17th page too, all at once. @extra: the pool's
  * shared allowance (MM_VMA_EXTRA_NONE: each space alone within
  * MM_SPACE_VMAS).
  */
-static void attack(uint64_t extra)
+static void attack(uint64_t size, uint64_t extra)
 {
-	const uint64_t size = 256 * MIB, npages = size / PAGE;
+	const uint64_t npages = size / PAGE, pin2 = npages / 8 * 5; /* not 5 mod 17 */
 	static const enum pattern patterns[NCLONES] = {STRIDE17, STRIDE17_DOWN, ALTERNATE,
 						       RANDOM};
 	struct mm_pool *pool = pool_with_extra(extra);
@@ -300,9 +300,9 @@ static void attack(uint64_t extra)
 	writer_join(&pop);
 	/* Pinned before the clones: the parent's frames, never moved or unshared. */
 	ppin = pin_of(p, 1000, 2);
-	ppin2 = pin_of(p, 40000, 1);
+	ppin2 = pin_of(p, pin2, 1);
 	ppfn = page_info(p, 1000 * PAGE).pfn;
-	ppfn2 = page_info(p, 40000 * PAGE).pfn;
+	ppfn2 = page_info(p, pin2 * PAGE).pfn;
 	lines0 = process_maps();
 	monitor_start(&m, pool);
 	for (unsigned i = 0; i < NCLONES; i++)
@@ -323,13 +323,13 @@ static void attack(uint64_t extra)
 	assert_true(restored >= npages / 17);
 	assert_words(r, "resettable clone after a reset", NULL, 0, PTAG);
 	memset(written[NCLONES + 1], 0, npages);
-	writer_start(&w[NCLONES + 1], r, ALTERNATE, 1, CTAG(10), written[NCLONES + 1]);
+	writer_start(&w[NCLONES + 1], r, STRIDE17_DOWN, 1, CTAG(10), written[NCLONES + 1]);
 	writers_run(&w[NCLONES + 1], 1);
 	assert_words(r, "resettable clone", written[NCLONES + 1], CTAG(10), PTAG);
 	assert_int_equal(mm_space_reset(r, 0, NULL), 0);
 	assert_words(r, "resettable clone after the second reset", NULL, 0, PTAG);
 
-	/* Two per pinned frame outside its home (1000-1001, 40000, 3000). */
+	/* Two per pinned frame outside its home (1000-1001, pin2, 3000). */
 	uint64_t pool_bound = nspaces * MM_SPACE_VMAS + 2 * 4 +
 			      (extra == MM_VMA_EXTRA_NONE ? 0 : extra);
 	/* The writer and monitor threads: a stack and its guard each. */
@@ -346,7 +346,7 @@ static void attack(uint64_t extra)
 	assert_words(p, "parent", written[NCLONES], PTAG2, PTAG);
 
 	assert_pin_coherent(p, ppin, 1000, ppfn, PTAG | 1000, 0x77);
-	assert_pin_coherent(p, ppin2, 40000, ppfn2, PTAG | 40000, 0x78);
+	assert_pin_coherent(p, ppin2, pin2, ppfn2, PTAG | pin2, 0x78);
 	assert_pin_coherent(c[2], cpin, 3000, cpfn, CTAG(2) | 3000, 0x79);
 	mm_unpin(ppin);
 	mm_unpin(ppin2);
@@ -365,14 +365,14 @@ static void attack(uint64_t extra)
 static void test_attack_strict(void **state)
 {
 	(void)state;
-	attack(MM_VMA_EXTRA_NONE);
+	attack(256 * MIB, MM_VMA_EXTRA_NONE);
 }
 
 /* A shared allowance the clones exhaust between them. */
 static void test_attack_shared(void **state)
 {
 	(void)state;
-	attack(3000);
+	attack(128 * MIB, 1500);
 }
 
 /* ---- a snapshot pending on the pages a compaction moves ---- */
