@@ -178,6 +178,17 @@ static void monitor_check(struct monitor *m, uint64_t pool_bound, uint64_t proce
 
 /* ---- checks ---- */
 
+/* The pool's spaces use at most @bound mappings now. */
+static void assert_maps_within(struct mm_pool *pool, uint64_t bound)
+{
+	uint64_t n = 0;
+
+	assert_int_equal(mm_pool_count_maps(pool, &n, NULL), 0);
+	if (n > bound)
+		fail_msg("the pool's spaces use %llu mappings, bound %llu", (unsigned long long)n,
+			 (unsigned long long)bound);
+}
+
 static uint64_t word(struct mm_space *s, uint64_t g)
 {
 	return *(volatile uint64_t *)((uint8_t *)mm_space_hva(s) + g * PAGE);
@@ -452,13 +463,21 @@ static void test_alternating_holes(void **state)
 	(void)state;
 	assert_non_null(pw);
 	assert_non_null(cw);
-	writer_start(&w, p, ALTERNATE, 0, PTAG, pw);
+	/* Discarded, not just unwritten: shmem may back unwritten pages with a huge page. */
+	writer_start(&w, p, POPULATE, 0, PTAG, pw);
 	writer_join(&w);
+	for (uint64_t g = 1; g < npages; g += 2) {
+		assert_int_equal(mm_space_discard(p, g * PAGE, PAGE), 0);
+		pw[g] = 0;
+	}
 	lines0 = process_maps();
 	monitor_start(&m, pool);
 	c1 = clone_of(p, 0);
+	assert_maps_within(pool, 2 * MM_SPACE_VMAS);
 	c2 = clone_of(p, MM_CLONE_RESETTABLE);
+	assert_maps_within(pool, 3 * MM_SPACE_VMAS);
 	gc = clone_of(c1, 0);
+	assert_maps_within(pool, 4 * MM_SPACE_VMAS);
 	/* Holes read zero everywhere; the guests write into them. */
 	for (uint64_t g = 0; g < npages; g++)
 		if (word(gc, g) != (pw[g] ? PTAG | g : 0) || word(c2, g) != (pw[g] ? PTAG | g : 0))
@@ -486,6 +505,85 @@ static void test_alternating_holes(void **state)
 	free(cw);
 }
 
+/* ---- resets whose unshares need compacting ---- */
+
+static uint64_t space_compactions(struct mm_space *s)
+{
+	struct mm_stats st;
+
+	mm_space_stats(s, &st);
+	return st.compactions;
+}
+
+/*
+ * Resettable clones write every 17th page, are cloned (their written frames
+ * are shared then), and reset: every restored page needs a new frame, and
+ * the reset compacts between them. Both mm_space_reset and
+ * mm_space_reset_tracked; the clones of the clones keep what was written.
+ */
+static void test_reset_after_clone(void **state)
+{
+	const uint64_t size = 64 * MIB, npages = size / PAGE;
+	struct mm_pool *pool = pool_with_extra(MM_VMA_EXTRA_NONE);
+	struct mm_space *p = space_of_size(pool, size), *r, *rc, *t, *tc;
+	uint8_t *rw = calloc(npages, 1), *tw = calloc(npages, 1);
+	uint64_t *dirty = calloc((npages + 63) / 64, sizeof(*dirty)), before, lines0;
+	struct writer w[2];
+	struct monitor m;
+
+	(void)state;
+	assert_non_null(rw);
+	assert_non_null(tw);
+	assert_non_null(dirty);
+	writer_start(&w[0], p, POPULATE, 0, PTAG, NULL);
+	writer_join(&w[0]);
+	lines0 = process_maps();
+	monitor_start(&m, pool);
+	r = clone_of(p, MM_CLONE_RESETTABLE);
+	t = clone_of(p, MM_CLONE_RESETTABLE);
+	writer_start(&w[0], r, STRIDE17, 0, CTAG(1), rw);
+	writer_start(&w[1], t, STRIDE17_DOWN, 3, CTAG(2), tw);
+	writers_run(w, 2);
+	rc = clone_of(r, 0);
+	tc = clone_of(t, 0);
+
+	before = space_compactions(r);
+	assert_int_equal(mm_space_reset(r, 0, NULL), 0);
+	assert_true(space_compactions(r) > before);
+	assert_words(r, "reset clone", NULL, 0, PTAG);
+	assert_words(rc, "clone of the reset clone", rw, CTAG(1), PTAG);
+	/* It keeps resetting: another pattern, another reset. */
+	memset(rw, 0, npages);
+	writer_start(&w[0], r, ALTERNATE, 1, CTAG(3), rw);
+	writers_run(w, 1);
+	assert_words(r, "reset clone", rw, CTAG(3), PTAG);
+	assert_int_equal(mm_space_reset(r, 0, NULL), 0);
+	assert_words(r, "reset clone, again", NULL, 0, PTAG);
+
+	for (uint64_t g = 0; g < npages; g++)
+		if (tw[g])
+			dirty[g / 64] |= 1ull << (g % 64);
+	before = space_compactions(t);
+	assert_int_equal(mm_space_reset_tracked(t, dirty, 0, NULL), 0);
+	assert_true(space_compactions(t) > before);
+	assert_words(t, "tracked reset clone", NULL, 0, PTAG);
+	assert_words(tc, "clone of the tracked reset clone", tw, CTAG(2), PTAG);
+	monitor_check(&m, 5 * MM_SPACE_VMAS, lines0 + 5 * MM_SPACE_VMAS + 6 + 64);
+	assert_int_equal(stats_of(pool).fault_errors, 0);
+	assert_words(p, "parent", NULL, 0, PTAG);
+
+	assert_int_equal(mm_space_destroy(tc), 0);
+	assert_int_equal(mm_space_destroy(rc), 0);
+	assert_int_equal(mm_space_destroy(t), 0);
+	assert_int_equal(mm_space_destroy(r), 0);
+	assert_int_equal(mm_space_destroy(p), 0);
+	assert_pool_empty(pool);
+	assert_int_equal(mm_pool_destroy(pool), 0);
+	free(rw);
+	free(tw);
+	free(dirty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_attack_shared),
 		cmocka_unit_test(test_attack_snapshot),
 		cmocka_unit_test(test_alternating_holes),
+		cmocka_unit_test(test_reset_after_clone),
 	};
 
 	return cmocka_run_group_tests_name("vmas", tests, NULL, NULL);
