@@ -191,7 +191,7 @@ static void assert_maps_within(struct mm_pool *pool, uint64_t bound)
 			 (unsigned long long)bound);
 }
 
-static uint64_t word(struct mm_space *s, uint64_t g)
+static uint64_t vmas_guest_word(struct mm_space *s, uint64_t g)
 {
 	return *(volatile uint64_t *)((uint8_t *)mm_space_hva(s) + g * PAGE);
 }
@@ -205,9 +205,9 @@ static void assert_words(struct mm_space *s, const char *name, const uint8_t *wr
 	for (uint64_t g = 0; g < npages; g++) {
 		uint64_t want = (written && written[g] ? tag : base) | g;
 
-		if (word(s, g) != want)
+		if (vmas_guest_word(s, g) != want)
 			fail_msg("%s: gfn %llu reads %#llx, want %#llx", name,
-				 (unsigned long long)g, (unsigned long long)word(s, g),
+				 (unsigned long long)g, (unsigned long long)vmas_guest_word(s, g),
 				 (unsigned long long)want);
 	}
 }
@@ -483,9 +483,9 @@ static void test_alternating_holes(void **state)
 	assert_maps_within(pool, 4 * MM_SPACE_VMAS);
 	/* Holes read zero everywhere; the guests write into them. */
 	for (uint64_t g = 0; g < npages; g++)
-		if (word(gc, g) != (pw[g] ? PTAG | g : 0) || word(c2, g) != (pw[g] ? PTAG | g : 0))
+		if (vmas_guest_word(gc, g) != (pw[g] ? PTAG | g : 0) || vmas_guest_word(c2, g) != (pw[g] ? PTAG | g : 0))
 			fail_msg("gfn %llu: clones read %#llx / %#llx", (unsigned long long)g,
-				 (unsigned long long)word(gc, g), (unsigned long long)word(c2, g));
+				 (unsigned long long)vmas_guest_word(gc, g), (unsigned long long)vmas_guest_word(c2, g));
 	writer_start(&w, c1, STRIDE17, 1, CTAG(1), cw);
 	writer_join(&w);
 	monitor_check(&m, 4 * MM_SPACE_VMAS, lines0 + 4 * MM_SPACE_VMAS + 4 + 64);
@@ -493,10 +493,10 @@ static void test_alternating_holes(void **state)
 	for (uint64_t g = 0; g < npages; g++) {
 		uint64_t base = pw[g] ? PTAG | g : 0;
 
-		if (word(p, g) != base || word(gc, g) != base || word(c2, g) != base ||
-		    word(c1, g) != (cw[g] ? CTAG(1) | g : base))
+		if (vmas_guest_word(p, g) != base || vmas_guest_word(gc, g) != base || vmas_guest_word(c2, g) != base ||
+		    vmas_guest_word(c1, g) != (cw[g] ? CTAG(1) | g : base))
 			fail_msg("gfn %llu: parent %#llx clone %#llx", (unsigned long long)g,
-				 (unsigned long long)word(p, g), (unsigned long long)word(c1, g));
+				 (unsigned long long)vmas_guest_word(p, g), (unsigned long long)vmas_guest_word(c1, g));
 	}
 	assert_int_equal(mm_space_destroy(gc), 0);
 	assert_int_equal(mm_space_destroy(c2), 0);
