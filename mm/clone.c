@@ -169,7 +169,8 @@ static uint64_t clone_runs_with_holes(struct mm_space *parent)
 }
 
 /*
- * Past half the budget, make the parent's holes present zero frames in its
+ * When the holes would cost more mappings than the budget has (for the
+ * parent and the child both), make them present zero frames in the parent's
  * current home (nothing is allocated until written), so that the child and
  * the parent keep the parent's layout. Not a write: no page becomes dirty.
  */
