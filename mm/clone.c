@@ -139,7 +139,7 @@ static int clone_map_child(struct mm_space *child)
 {
 	int err;
 
-	child->runs = 1;
+	map__set_runs(child, 1);
 	map__account_runs(child, 0, child->npages, +1);
 	/* Early copies of pinned frames break the parent's layout: stay in bounds. */
 	err = compact__table(child);

@@ -9,12 +9,14 @@
  * run in three: a guest writing one word every 17 pages after a clone makes
  * two mappings per write, and would drive the process to the limit.
  *
- * The budget: every space may have MM_SPACE_VMAS mappings; beyond that, the
- * pool's spaces share pool->vma_extra more (default: max_map_count / 4). So
- * a few VMs writing scattered pages keep their memory shared, and 1025 VMs
- * (vmm's limit) still fit: a pool's spaces never hold more than
- * MM_SPACE_VMAS * nspaces + vma_extra mappings together (plus two per
- * pinned frame outside its home, below).
+ * The budget: every space may have MM_SPACE_VMAS mappings; beyond that, all
+ * spaces of the process (every pool) share an allowance: a space may grow
+ * past MM_SPACE_VMAS while their excess over MM_SPACE_VMAS each stays within
+ * its pool's vma_extra (default: max_map_count / 4; map.c keeps the total).
+ * So a few VMs writing scattered pages keep their memory shared, and 1025
+ * VMs (vmm's limit) still fit: the process's spaces never hold more than
+ * MM_SPACE_VMAS * nspaces + the largest vma_extra mappings together (plus
+ * two per pinned frame outside its home, below).
  *
  * The rule: before any change that can add mappings to a published space -
  * a copy on a write fault, a pin's unshare, a reset's unshare, a discard,
@@ -46,12 +48,11 @@
  * every page it restores write-protected (@wp).
  *
  * Bound, at every moment and whatever the guests write: the excess of the
- * pool's spaces over MM_SPACE_VMAS adds up to vma_extra at most, plus two per
- * pinned frame outside its space's home. Cost: a page moves at most once
+ * process's spaces over MM_SPACE_VMAS adds up to the largest vma_extra at
+ * most, plus two per pinned frame outside its space's home. Cost: a page moves at most once
  * between two clones (a moved page is home and exclusive), so compaction
  * copies at most the space's size per clone; a compaction scans the table
- * once per 16 segments it fills, and checking the budget walks the pool's
- * spaces (only for a space past MM_SPACE_VMAS - 2).
+ * once per 16 segments it fills, skipping 2 MiB blocks without breaks.
  *
  * Invariants (pool->lock held): a compaction changes which frame backs a
  * page, never what the page reads.
@@ -263,26 +264,18 @@ static int compact(struct mm_space *space, uint64_t target, bool mapped, bool wp
 	return 0;
 }
 
-static uint64_t excess(uint64_t runs)
-{
-	return runs > MM_SPACE_VMAS ? runs - MM_SPACE_VMAS : 0;
-}
-
 /*
  * Would the budget hold with @space at @runs mappings and, for a clone about
- * to be made, a second space at @child_runs (0: none)? @space need not be
- * published yet (a child being built).
+ * to be made, a second space at @child_runs (0: none)? The process's spaces'
+ * excess over MM_SPACE_VMAS each may reach the pool's vma_extra.
  */
 bool compact__fits(struct mm_space *space, uint64_t runs, uint64_t child_runs)
 {
-	uint64_t used = excess(runs) + excess(child_runs);
+	uint64_t add = map__excess(runs) + map__excess(child_runs);
 
-	if (!used)
+	if (!add)
 		return true;
-	for (struct mm_space *s = space->pool->spaces; s; s = s->next)
-		if (s != space)
-			used += excess(s->runs);
-	return used <= space->pool->vma_extra;
+	return map__excess_total() - map__excess(space->runs) + add <= space->pool->vma_extra;
 }
 
 /* Compact @space until the budget holds with it at runs + @add (and a child). */

@@ -107,7 +107,7 @@ struct mm_pool {
 	struct mm_uffd *uffd;
 	struct mm_stats stats;
 	uint64_t vma_soft_limit;
-	uint64_t vma_extra; /* mappings the spaces share beyond MM_SPACE_VMAS each */
+	uint64_t vma_extra; /* the process's spaces' excess over MM_SPACE_VMAS this pool's may grow to */
 	unsigned inject_copy_failures;
 	int inject_copy_err;
 };
@@ -185,6 +185,9 @@ void pool__stat_add(struct mm_space *space, size_t offset, uint64_t n);
 int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__install_copy(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign);
+uint64_t map__excess(uint64_t runs);
+uint64_t map__excess_total(void);
+void map__set_runs(struct mm_space *space, uint64_t runs);
 int map__adopt_populated(struct mm_space *space);
 void map__adopt(struct mm_space *space, uint64_t gfn);
 int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint64_t *ret_pfn);

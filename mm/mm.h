@@ -33,14 +33,15 @@
  * Host mappings (kernel VMAs). Each break in the memfd-offset contiguity of a
  * space's pages is one, and vm.max_map_count (65530 by default) holds for
  * the whole process. Whatever the guests write, every space may use
- * MM_SPACE_VMAS mappings, and the spaces of a pool share vma_extra more
- * (mm_pool_config; default max_map_count / 4): a pool's spaces never use
- * more than MM_SPACE_VMAS * nspaces + vma_extra together, plus two for each
- * pinned frame outside its space's home (a pinned frame never moves). Past
- * its budget a space is compacted: mm copies the pages between its private
- * runs into its home (mm/compact.c), trading memory (at most the space's
- * size per clone) for mappings. vmm's VM limit, 1025 x 32 + 16382 = 49182,
- * leaves 16k of 65530 for the rest of the process.
+ * MM_SPACE_VMAS mappings, and all spaces of the process (every pool) share
+ * an allowance beyond that: their excess may reach a pool's vma_extra
+ * (mm_pool_config; default max_map_count / 4). The process's spaces never
+ * use more than MM_SPACE_VMAS * nspaces + the largest vma_extra together,
+ * plus two for each pinned frame outside its space's home (a pinned frame
+ * never moves). Past its budget a space is compacted: mm copies the pages
+ * between its private runs into its home (mm/compact.c), trading memory (at
+ * most the space's size per clone) for mappings. vmm's VM limit,
+ * 1025 x 32 + 16382 = 49182, leaves 16k of 65530 for the rest of the process.
  */
 #define MM_SPACE_VMAS 32
 #define MM_VMA_EXTRA_NONE UINT64_MAX /* mm_pool_config.vma_extra: no sharing */
@@ -82,7 +83,7 @@ struct mm_stats {
 struct mm_pool_config {
 	uint64_t capacity;	   /* memfd offset space in bytes; 0 = default (1 TiB) */
 	uint64_t vma_soft_limit;   /* VMA count above which copies fill gaps; 0 = default */
-	uint64_t vma_extra;	   /* mappings shared beyond MM_SPACE_VMAS a space; 0 = default */
+	uint64_t vma_extra;	   /* allowance beyond MM_SPACE_VMAS a space (above); 0 = default */
 };
 
 /*

@@ -62,6 +62,7 @@ err_free:
 /* Undo space__alloc for a space never published (ptes hold nothing). */
 void space__free(struct mm_space *s)
 {
+	map__set_runs(s, 1); /* gives its share of the allowance back */
 	if (s->hva)
 		munmap(s->hva, s->npages << MM_PAGE_SHIFT);
 	pool__range_retire(s->pool, s->home);

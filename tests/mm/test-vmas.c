@@ -15,7 +15,8 @@
  *     point elsewhere; resets restore the clone point; a snapshot gets each
  *     page's contents at its start exactly once;
  *   - the mappings inside the pool's spaces, and the process's, never pass
- *     the bound computed from MM_SPACE_VMAS and the pool's allowance;
+ *     the bound computed from MM_SPACE_VMAS and the pool's allowance (an
+ *     allowance the process's pools share);
  *   - a pinned page keeps its frame, and the device and the guest keep
  *     seeing each other's writes through it.
  */
@@ -592,6 +593,56 @@ static void test_reset_after_clone(void **state)
 	free(dirty);
 }
 
+/* ---- the allowance is the process's, not each pool's ---- */
+
+/*
+ * Two pools, each allowing 1000 mappings beyond MM_SPACE_VMAS a space, each
+ * with a clone writing every 17th page (7700 mappings each without
+ * compaction): together they stay within 1000 beyond MM_SPACE_VMAS each.
+ */
+static void test_allowance_per_process(void **state)
+{
+	const uint64_t size = 64 * MIB, npages = size / PAGE, extra = 1000;
+	struct mm_pool *pool[2];
+	struct mm_space *p[2], *c[2];
+	uint8_t *written[2];
+	struct writer w[2];
+	uint64_t total = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		pool[i] = pool_with_extra(extra);
+		p[i] = space_of_size(pool[i], size);
+		written[i] = calloc(npages, 1);
+		assert_non_null(written[i]);
+		writer_start(&w[i], p[i], POPULATE, 0, PTAG, NULL);
+		writer_join(&w[i]);
+		c[i] = clone_of(p[i], 0);
+	}
+	writer_start(&w[0], c[0], STRIDE17, 0, CTAG(0), written[0]);
+	writer_start(&w[1], c[1], STRIDE17_DOWN, 0, CTAG(1), written[1]);
+	writers_run(w, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t n = 0;
+
+		assert_int_equal(mm_pool_count_maps(pool[i], &n, NULL), 0);
+		total += n;
+		assert_int_equal(stats_of(pool[i]).fault_errors, 0);
+		assert_words(c[i], "clone", written[i], CTAG(i), PTAG);
+		assert_words(p[i], "parent", NULL, 0, PTAG);
+	}
+	fprintf(stderr, "# two pools: %llu mappings (bound %llu)\n", (unsigned long long)total,
+		(unsigned long long)(4 * MM_SPACE_VMAS + extra));
+	assert_true(total <= 4 * MM_SPACE_VMAS + extra);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(mm_space_destroy(c[i]), 0);
+		assert_int_equal(mm_space_destroy(p[i]), 0);
+		assert_pool_empty(pool[i]);
+		assert_int_equal(mm_pool_destroy(pool[i]), 0);
+		free(written[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_attack_snapshot),
 		cmocka_unit_test(test_alternating_holes),
 		cmocka_unit_test(test_reset_after_clone),
+		cmocka_unit_test(test_allowance_per_process),
 	};
 
 	return cmocka_run_group_tests_name("vmas", tests, NULL, NULL);
