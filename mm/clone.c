@@ -31,7 +31,16 @@
  * no longer holds alone (it was cloned since) is never written: the page is
  * unshared instead (reset_unshare).
  *
- * Layer: above space. May call: space, map, pool, uffd.
+ * Mappings (MM_SPACE_VMAS): the child starts with the parent's layout, its
+ * holes in its own home; the parent's holes move to its new home. Where
+ * present pages and holes alternate, that would cost both spaces a mapping
+ * per alternation, so when that would not fit the budget the parent's holes
+ * are adopted before sharing (clone_adopt_holes): free zero frames, shared
+ * like any page, and both keep the parent's layout. The parent is compacted
+ * first if its layout would not fit twice (compact__before_clone), the
+ * child's table before it is mapped; a reset makes room before each unshare.
+ *
+ * Layer: above space. May call: space, compact, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,13 +137,52 @@ static void clone_unshare(struct mm_space *parent, struct mm_space *child)
 
 static int clone_map_child(struct mm_space *child)
 {
-	int err = map__remap(child, 0, child->npages);
+	int err;
 
+	map__set_runs(child, 1);
+	map__account_runs(child, 0, child->npages, +1);
+	/* Early copies of pinned frames break the parent's layout: stay in bounds. */
+	err = compact__table(child);
 	if (err)
 		return err;
-	child->runs = 1;
-	map__account_runs(child, 0, child->npages, +1);
+	err = map__remap(child, 0, child->npages);
+	if (err)
+		return err;
 	return map__protect_unshared(child, 0, child->npages);
+}
+
+/*
+ * The mappings the child would need with its holes in its own home (and the
+ * parent after moving its holes to its new home): the parent's, plus one at
+ * each boundary between a present page and a hole.
+ */
+static uint64_t clone_runs_with_holes(struct mm_space *parent)
+{
+	uint64_t runs = parent->runs;
+
+	for (uint64_t g = 1; g < parent->npages; g++) {
+		const struct mm_pte *a = &parent->ptes[g - 1], *b = &parent->ptes[g];
+
+		runs += (a->flags & PTE_PRESENT) != (b->flags & PTE_PRESENT);
+	}
+	return runs;
+}
+
+/*
+ * When the holes would cost more mappings than the budget has (for the
+ * parent and the child both), make them present zero frames in the parent's
+ * current home (nothing is allocated until written), so that the child and
+ * the parent keep the parent's layout. Not a write: no page becomes dirty.
+ */
+static void clone_adopt_holes(struct mm_space *parent)
+{
+	uint64_t runs = clone_runs_with_holes(parent);
+
+	if (runs == parent->runs || compact__fits(parent, runs, runs))
+		return;
+	for (uint64_t g = 0; g < parent->npages; g++)
+		if (!(parent->ptes[g].flags & PTE_PRESENT))
+			map__adopt(parent, g);
 }
 
 /*
@@ -185,6 +233,10 @@ int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **re
 	if (flags & ~MM_CLONE_RESETTABLE)
 		return -EINVAL;
 	pthread_mutex_lock(&pool->lock);
+	/* Room for the child's mappings, while the parent's pages may still move. */
+	err = compact__before_clone(parent);
+	if (err)
+		goto out;
 	err = space__alloc(pool, parent->npages, &child);
 	if (err)
 		goto out;
@@ -203,6 +255,7 @@ int mm_space_clone(struct mm_space *parent, unsigned flags, struct mm_space **re
 	err = map__adopt_populated(parent); /* 2 */
 	if (err)
 		goto err_unprotect;
+	clone_adopt_holes(parent);
 	/* The parent's next home (step 5), before anything is shared. */
 	if (parent->home->live) {
 		err = pool__range_alloc(pool, parent->npages, parent, &home);
@@ -270,7 +323,7 @@ static int reset_unshare(struct mm_space *space, uint64_t gfn)
  * is the clone's alone, else by unsharing. Pages that stay dirty (pinned,
  * unshared) are kept at the front of the list, @kept counting them.
  */
-static int reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
+static int reset_page(struct mm_space *space, uint64_t gfn, bool protect, uint64_t *kept)
 {
 	struct mm_pool *pool = space->pool;
 	struct mm_pte *pte = &space->ptes[gfn];
@@ -289,11 +342,18 @@ static int reset_page(struct mm_space *space, uint64_t gfn, uint64_t *kept)
 	} else if (pte->pfn == o) {
 		goto clean;
 	} else if (!frame_private(pool__frame(pool, pte->pfn))) {
+		/* The unshare may add two mappings; compaction may move this page. */
+		err = compact__make_room(space, protect);
+		if (err)
+			return err;
+		if (frame_private(pool__frame(pool, pte->pfn)))
+			goto restore;
 		err = reset_unshare(space, gfn);
 		if (err)
 			return err;
 		goto keep;
 	}
+restore:
 	map__warn_unless_private(space, gfn);
 	if (o == NO_PFN)
 		memset(pool__direct(pool, pte->pfn), 0, MM_PAGE_SIZE);
@@ -364,7 +424,9 @@ static int reset_locked(struct mm_space *space, unsigned flags, bool protect,
 	uint64_t kept = 0;
 
 	for (uint64_t i = 0; i < space->ndirty; i++) {
-		err = reset_page(space, space->dirty[i], &kept);
+		err = reset_page(space, space->dirty[i], protect, &kept);
+		if (reset_needs_scan(space))
+			return -ENOMEM; /* a compaction overflowed the list: the next reset scans */
 		if (err) {
 			/*
 			 * Out of frames or mappings while unsharing: the pages

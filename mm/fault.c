@@ -21,7 +21,11 @@
  * so no state needs re-checking, except that the fault may be stale (the
  * page was resolved after the message was queued): then only wake.
  *
- * Layer: above snapshot. May call: snapshot, map, pool, uffd. Its handler
+ * Before a copy, compact__make_room keeps the space within MM_SPACE_VMAS
+ * mappings; it may move the faulting page itself into the home (then
+ * exclusive and writable: the fault is resolved).
+ *
+ * Layer: above compact. May call: compact, snapshot, map, pool, uffd. Its handler
  * fault__handle reaches uffd's thread only through mm.c's wiring.
  */
 #include <errno.h>
@@ -137,8 +141,15 @@ static int wp_page_copy(struct mm_space *space, uint64_t gfn)
 	uint64_t first = gfn, last = gfn;
 	uint64_t pfns[2 * AROUND_WINDOW + 1];
 	uint64_t n;
-	int err = 0;
+	int err = compact__make_room(space, false);
 
+	if (err)
+		return err;
+	if (!(space->ptes[gfn].flags & PTE_WP)) {
+		/* The compaction moved this page home: private and writable now. */
+		STAT_INC(space, copies);
+		return uffd__wake(pool, page_addr(space, gfn), MM_PAGE_SIZE);
+	}
 	if (pool_vmas(pool) > pool->vma_soft_limit) {
 		/*
 		 * Joining one private neighbour run keeps the count where it

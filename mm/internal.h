@@ -107,6 +107,7 @@ struct mm_pool {
 	struct mm_uffd *uffd;
 	struct mm_stats stats;
 	uint64_t vma_soft_limit;
+	uint64_t vma_extra; /* the process's spaces' excess over MM_SPACE_VMAS this pool's may grow to */
 	unsigned inject_copy_failures;
 	int inject_copy_err;
 };
@@ -119,6 +120,7 @@ struct mm_space {
 	struct mm_pte *ptes;
 	struct mm_range *home;
 	uint64_t runs; /* mappings (VMAs) this space uses */
+	uint32_t *block_breaks; /* per 2 MiB block of gfns: breaks in it (map.c) */
 	uint64_t nr_present; /* entries with PTE_PRESENT */
 	unsigned pins; /* live mm_pin objects */
 	bool published; /* on pool->spaces: its threads may run */
@@ -146,6 +148,7 @@ struct mm_space {
  *   uffd.c, pool.c      userfaultfd kernel interface; frames and ranges
  *   map.c               a space's host mapping and page table entries
  *   snapshot.c          snapshot write-protection (snapshot__save)
+ *   compact.c           keeping a space within MM_SPACE_VMAS mappings
  *   fault.c             the write-fault path (do_wp_page) and its handler
  *   space.c             create, destroy, discard, queries, retry
  *   clone.c, pin.c      clone and reset; pins
@@ -182,6 +185,9 @@ void pool__stat_add(struct mm_space *space, size_t offset, uint64_t n);
 int map__pages(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__install_copy(struct mm_space *space, uint64_t gfn, uint64_t n, uint64_t pfn);
 void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign);
+uint64_t map__excess(uint64_t runs);
+uint64_t map__excess_total(void);
+void map__set_runs(struct mm_space *space, uint64_t runs);
 int map__adopt_populated(struct mm_space *space);
 void map__adopt(struct mm_space *space, uint64_t gfn);
 int map__copy_frame(struct mm_space *space, uint64_t gfn, uint64_t src_pfn, uint64_t *ret_pfn);
@@ -197,11 +203,17 @@ int map__protect_all(struct mm_space *space);
 /* snapshot.c. Calls map, pool. */
 void snapshot__save(struct mm_space *space, uint64_t gfn);
 
-/* fault.c: the write-fault path (do_wp_page). Calls snapshot, map, pool, uffd. */
+/* compact.c. Calls snapshot, map, pool. */
+bool compact__fits(struct mm_space *space, uint64_t runs, uint64_t child_runs);
+int compact__make_room(struct mm_space *space, bool wp);
+int compact__before_clone(struct mm_space *parent);
+int compact__table(struct mm_space *space);
+
+/* fault.c: the write-fault path (do_wp_page). Calls compact, snapshot, map, pool, uffd. */
 int fault__wp_page(struct mm_space *space, uint64_t gfn);
 void fault__handle(struct mm_pool *pool, uint64_t addr);
 
-/* space.c. Calls fault, snapshot, map, pool, uffd. */
+/* space.c. Calls fault, compact, snapshot, map, pool, uffd. */
 int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_space);
 void space__free(struct mm_space *s);
 void space__publish(struct mm_space *s);

@@ -8,8 +8,10 @@
  *
  * Invariants (pool->lock held):
  * - space->runs == 1 + the number of gfn boundaries g-1|g where
- *   ptes[g].pfn != ptes[g-1].pfn + 1: the mappings (kernel VMAs) this space
- *   needs, since the kernel merges neighbours with contiguous offsets.
+ *   ptes[g].pfn != ptes[g-1].pfn + 1 (a "break"): the mappings (kernel VMAs)
+ *   this space needs, since the kernel merges neighbours with contiguous
+ *   offsets. space->block_breaks[b] counts the breaks at the gfns of 2 MiB
+ *   block b, so a scan for them skips whole blocks (compact.c).
  * - The host mapping at gfn g maps memfd page ptes[g].pfn, present or not.
  * - PTE_WP is set exactly where the kernel PTE is write-protected.
  * - A writable mapping in a published space maps only frames its entry
@@ -30,29 +32,51 @@ static inline uint64_t home_pfn(struct mm_space *space, uint64_t gfn)
 	return space->home->base + gfn;
 }
 
-static uint64_t breaks(struct mm_space *space, uint64_t gfn, uint64_t n)
+/*
+ * The mappings all spaces of the process (every pool) use beyond
+ * MM_SPACE_VMAS each: the allowance compact.c shares out. Atomic: pools
+ * change it under their own locks.
+ */
+static uint64_t excess_total;
+
+uint64_t map__excess(uint64_t runs)
+{
+	return runs > MM_SPACE_VMAS ? runs - MM_SPACE_VMAS : 0;
+}
+
+uint64_t map__excess_total(void)
+{
+	return __atomic_load_n(&excess_total, __ATOMIC_RELAXED);
+}
+
+/* Every change of space->runs after space__alloc goes through here. */
+void map__set_runs(struct mm_space *space, uint64_t runs)
+{
+	uint64_t was = map__excess(space->runs), now = map__excess(runs);
+
+	if (was != now)
+		__atomic_add_fetch(&excess_total, now - was, __ATOMIC_RELAXED); /* wraps right */
+	space->runs = runs;
+}
+
+/*
+ * Around a change of ptes[gfn .. gfn+n), call with sign -1 before and +1
+ * after: keeps space->runs and the per-block counts exact at the cost of the
+ * changed range only.
+ */
+void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign)
 {
 	uint64_t first = gfn ? gfn : 1;
 	uint64_t last = gfn + n < space->npages ? gfn + n : space->npages - 1;
 	uint64_t b = 0;
 
-	for (uint64_t g = first; g <= last; g++)
-		b += space->ptes[g].pfn != space->ptes[g - 1].pfn + 1;
-	return b;
-}
-
-/*
- * Around a change of ptes[gfn .. gfn+n), call with sign -1 before and +1
- * after: keeps space->runs exact at the cost of the changed range only.
- */
-void map__account_runs(struct mm_space *space, uint64_t gfn, uint64_t n, int sign)
-{
-	uint64_t b = breaks(space, gfn, n);
-
-	if (sign < 0)
-		space->runs -= b;
-	else
-		space->runs += b;
+	for (uint64_t g = first; g <= last; g++) {
+		if (space->ptes[g].pfn == space->ptes[g - 1].pfn + 1)
+			continue;
+		b++;
+		space->block_breaks[g >> MM_LARGE_ORDER] += (uint32_t)sign;
+	}
+	map__set_runs(space, sign < 0 ? space->runs - b : space->runs + b);
 }
 
 /* Map memfd pages pfn.. at gfn.. (n pages); ptes are the caller's. */

@@ -36,6 +36,8 @@ int mm_pool_create(const struct mm_pool_config *cfg, struct mm_pool **ret_pool)
 		goto err_free;
 	if (cfg && cfg->vma_soft_limit)
 		pool->vma_soft_limit = cfg->vma_soft_limit;
+	if (cfg && cfg->vma_extra)
+		pool->vma_extra = cfg->vma_extra == MM_VMA_EXTRA_NONE ? 0 : cfg->vma_extra;
 	err = uffd__open(pool, fault__handle);
 	if (err)
 		goto err_fini;
@@ -81,20 +83,22 @@ void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count)
+int mm_pool_count_maps(struct mm_pool *pool, uint64_t *ret_pool, uint64_t *ret_process)
 {
 	char line[512];
-	uint64_t n = 0;
+	uint64_t n = 0, all = 0;
 	FILE *f = fopen("/proc/self/maps", "re");
 
 	if (!f)
 		return -errno;
+	/* mm maps and unmaps only under the lock: the count is one moment's. */
 	pthread_mutex_lock(&pool->lock);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long start, end;
 
 		if (sscanf(line, "%lx-%lx", &start, &end) != 2)
 			continue;
+		all++;
 		for (struct mm_space *s = pool->spaces; s; s = s->next) {
 			uintptr_t b = (uintptr_t)s->hva;
 
@@ -106,8 +110,15 @@ int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	fclose(f);
-	*ret_count = n;
+	*ret_pool = n;
+	if (ret_process)
+		*ret_process = all;
 	return 0;
+}
+
+int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count)
+{
+	return mm_pool_count_maps(pool, ret_count, NULL);
 }
 
 void mm_pool_inject_copy_failure(struct mm_pool *pool, unsigned n, int err)

@@ -29,6 +29,23 @@
 #define MM_LARGE_PAGES (1UL << MM_LARGE_ORDER)
 #define MM_LARGE_SIZE (MM_PAGE_SIZE << MM_LARGE_ORDER)
 
+/*
+ * Host mappings (kernel VMAs). Each break in the memfd-offset contiguity of a
+ * space's pages is one, and vm.max_map_count (65530 by default) holds for
+ * the whole process. Whatever the guests write, every space may use
+ * MM_SPACE_VMAS mappings, and all spaces of the process (every pool) share
+ * an allowance beyond that: their excess may reach a pool's vma_extra
+ * (mm_pool_config; default max_map_count / 4). The process's spaces never
+ * use more than MM_SPACE_VMAS * nspaces + the largest vma_extra together,
+ * plus two for each pinned frame outside its space's home (a pinned frame
+ * never moves). Past its budget a space is compacted: mm copies the pages
+ * between its private runs into its home (mm/compact.c), trading memory (at
+ * most the space's size per clone) for mappings. vmm's VM limit,
+ * 1025 x 32 + 16382 = 49182, leaves 16k of 65530 for the rest of the process.
+ */
+#define MM_SPACE_VMAS 32
+#define MM_VMA_EXTRA_NONE UINT64_MAX /* mm_pool_config.vma_extra: no sharing */
+
 #define __mm_must_check __attribute__((warn_unused_result))
 
 struct mm_pool;
@@ -42,6 +59,8 @@ struct mm_stats {
 	uint64_t reuses_large;	   /* fault resolved by reusing a whole large frame */
 	uint64_t copies;	   /* fault resolved by copying into a new frame */
 	uint64_t copies_around;	   /* extra neighbour copies made to keep VMAs merged */
+	uint64_t compactions;	   /* times a space was compacted to stay within MM_SPACE_VMAS */
+	uint64_t compact_copies;   /* pages copied or moved into their home by compactions */
 	uint64_t unshare_copies;   /* pin unshared a shared frame by copying it */
 	uint64_t unshare_reuses;   /* pin unshared by marking the only reference exclusive */
 	uint64_t pins;		   /* pages pinned */
@@ -64,6 +83,7 @@ struct mm_stats {
 struct mm_pool_config {
 	uint64_t capacity;	   /* memfd offset space in bytes; 0 = default (1 TiB) */
 	uint64_t vma_soft_limit;   /* VMA count above which copies fill gaps; 0 = default */
+	uint64_t vma_extra;	   /* allowance beyond MM_SPACE_VMAS a space (above); 0 = default */
 };
 
 /*
@@ -79,6 +99,12 @@ int mm_pool_destroy(struct mm_pool *pool);
 void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats);
 /* Counts the process's VMAs inside this pool's spaces from /proc/self/maps. */
 __mm_must_check int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count);
+/*
+ * The same, and the process's mappings (/proc/self/maps lines; @ret_process
+ * may be NULL), read at one moment for mm: under the pool lock.
+ */
+__mm_must_check int mm_pool_count_maps(struct mm_pool *pool, uint64_t *ret_pool,
+				       uint64_t *ret_process);
 /* Test hook: make the next @n frame copies fail with @err (0 disables). */
 void mm_pool_inject_copy_failure(struct mm_pool *pool, unsigned n, int err);
 

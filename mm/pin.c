@@ -16,7 +16,7 @@
  *   exclusive: reuse), not by clone (the child gets a copy), not by reset
  *   (restored in place), not by discard (-EBUSY), not by destroy (-EBUSY).
  *
- * Layer: above snapshot, beside clone. May call: snapshot, map, pool.
+ * Layer: above compact, beside clone. May call: compact, snapshot, map, pool.
  */
 #include <errno.h>
 
@@ -50,6 +50,14 @@ static int pin_unshare(struct mm_space *space, uint64_t gfn)
 	if (pool__frame(space->pool, pte->pfn)->refcount == 1) {
 		pte->flags |= PTE_EXCL;
 		STAT_INC(space, unshare_reuses);
+		return 0;
+	}
+	/* A copy may add two mappings; a compaction may copy this page too. */
+	err = compact__make_room(space, false);
+	if (err)
+		return err;
+	if (pte->flags & PTE_EXCL) {
+		STAT_INC(space, unshare_copies);
 		return 0;
 	}
 	err = map__copy_frame(space, gfn, pte->pfn, &pfn);

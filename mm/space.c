@@ -11,7 +11,7 @@
  *   point) and retires its home; frames are freed exactly when their last
  *   reference goes.
  *
- * Layer: above fault. May call: fault (retry), snapshot, map, pool, uffd.
+ * Layer: above fault. May call: fault (retry), compact, snapshot, map, pool, uffd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,9 @@ int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_sp
 	s->npages = npages;
 	s->runs = 1;
 	s->ptes = calloc(npages, sizeof(*s->ptes));
-	if (!s->ptes)
+	s->block_breaks = calloc((npages + MM_LARGE_PAGES - 1) >> MM_LARGE_ORDER,
+				 sizeof(*s->block_breaks));
+	if (!s->ptes || !s->block_breaks)
 		goto err_free;
 	s->hva = mmap(NULL, npages << MM_PAGE_SHIFT, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -51,6 +53,7 @@ int space__alloc(struct mm_pool *pool, uint64_t npages, struct mm_space **ret_sp
 err_unmap:
 	munmap(s->hva, npages << MM_PAGE_SHIFT);
 err_free:
+	free(s->block_breaks);
 	free(s->ptes);
 	free(s);
 	return err;
@@ -59,11 +62,13 @@ err_free:
 /* Undo space__alloc for a space never published (ptes hold nothing). */
 void space__free(struct mm_space *s)
 {
+	map__set_runs(s, 1); /* gives its share of the allowance back */
 	if (s->hva)
 		munmap(s->hva, s->npages << MM_PAGE_SHIFT);
 	pool__range_retire(s->pool, s->home);
 	free(s->origin);
 	free(s->dirty);
+	free(s->block_breaks);
 	free(s->ptes);
 	free(s);
 }
@@ -261,6 +266,10 @@ int mm_space_discard(struct mm_space *space, uint64_t gpa, uint64_t len)
 	for (uint64_t g = gfn; g < gfn + n; g++)
 		if (space->ptes[g].flags & PTE_SNAP)
 			snapshot__save(space, g);
+	/* Mapping the home slots over the range may add two mappings. */
+	err = compact__make_room(space, false);
+	if (err)
+		goto out;
 	err = map__discard(space, gfn, n);
 	if (err)
 		goto out;

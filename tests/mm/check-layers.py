@@ -13,10 +13,11 @@ MAY_CALL = {
     "pool.c": set(),
     "map.c": {"pool", "uffd"},
     "snapshot.c": {"map", "pool"},
-    "fault.c": {"snapshot", "map", "pool", "uffd"},
-    "space.c": {"fault", "snapshot", "map", "pool", "uffd"},
-    "clone.c": {"space", "map", "pool", "uffd"},
-    "pin.c": {"snapshot", "map", "pool"},
+    "compact.c": {"snapshot", "map", "pool"},
+    "fault.c": {"compact", "snapshot", "map", "pool", "uffd"},
+    "space.c": {"fault", "compact", "snapshot", "map", "pool", "uffd"},
+    "clone.c": {"space", "compact", "map", "pool", "uffd"},
+    "pin.c": {"compact", "snapshot", "map", "pool"},
     "mm.c": {"fault", "map", "pool", "uffd"},
 }
 OWN = {f: f[:-2] for f in MAY_CALL}
