@@ -749,6 +749,8 @@ static void put_mm_stats(struct json_out *o, const struct mm_stats *s)
 	json_out__u64(o, "reset_pages", s->reset_pages);
 	json_out__u64(o, "frames_in_use", s->frames_in_use);
 	json_out__u64(o, "vmas", s->vmas);
+	json_out__u64(o, "compactions", s->compactions);
+	json_out__u64(o, "compact_copies", s->compact_copies);
 }
 
 static int req_stats(struct group *g, const struct json_obj *req, struct json_out *o)
