@@ -244,6 +244,9 @@ int bench_clone__run(struct bench_out *o, bool quick)
 	for (unsigned i = 0; i < n && !err; i++)
 		err = bench_size(o, sizes[i], reps, sizes[i] != (256ULL << 20));
 	bench_out__end(o);
+	bench_out__peer(o, "fork of a running VM (clone_ms)",
+			"TinyKVM 0.273 ms measured on these machines, 0.146 ms published, "
+			"flat in memory size; Xen VM fork 0.7 ms published");
 	if (!err) {
 		bench_out__note(o, "clone: template-/live- rows: with a pool of %d KVM VMs made "
 				"ahead (vmm run's default), full at each measurement's start; -nopool "

@@ -63,6 +63,11 @@ void bench_out__end(struct bench_out *o)
 	fflush(o->f);
 }
 
+void bench_out__peer(struct bench_out *o, const char *what, const char *figures)
+{
+	bench_out__note(o, "peer: %s: %s (DESIGN.md, \"Where peers set the bar\")", what, figures);
+}
+
 void bench_out__note(struct bench_out *o, const char *fmt, ...)
 {
 	va_list ap;

@@ -28,6 +28,12 @@ void bench_out__end(struct bench_out *o);
 void bench_out__note(struct bench_out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The best peer figure that applies (DESIGN.md "Where peers set the bar"),
+ * for the reader beside the rows: "peer: WHAT: FIGURES" on stderr.
+ */
+void bench_out__peer(struct bench_out *o, const char *what, const char *figures);
+
 double bench_now_s(void);
 
 #endif

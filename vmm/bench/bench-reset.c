@@ -213,5 +213,8 @@ int bench_reset__run(struct bench_out *o, bool quick)
 				b.execs_per_s);
 	}
 	bench_out__end(o);
+	bench_out__peer(o, "reset after 1 dirtied page (reset_us)",
+			"TinyKVM 14.1 us measured on these machines (5.8 us copy-back mode), "
+			"13.6 us published; Xen fork reset 0.1 ms published");
 	return err;
 }

@@ -268,5 +268,8 @@ int bench_snapshot__run(struct bench_out *o, bool quick)
 				mib / bench_guest__median(rd, reps));
 	}
 	bench_out__end(o);
+	bench_out__peer(o, "live snapshot", "QEMU background-snapshot: over 99% of its write-"
+			"protect faults served in under 1 ms, published; Firecracker restore < 8 ms "
+			"published");
 	return err;
 }

@@ -156,5 +156,8 @@ int bench_vm__run(struct bench_out *o, bool quick)
 	if (!err)
 		bench_out__time(o, "mmio-exit", "exit_roundtrip_us", t * 1e6, "host_syscall_us", sys * 1e6);
 	bench_out__end(o);
+	bench_out__peer(o, "VM creation (create_to_first_exit_ms)",
+			"TinyKVM 0.335 ms measured on these machines; Firecracker VMM start "
+			"8 CPU-ms published");
 	return err;
 }
