@@ -832,6 +832,23 @@ static void on_fault_error(void *arg, struct mm_space *space, uint64_t gpa, int 
 	vm_set_stop(vm, NULL, &s);
 }
 
+/*
+ * An ioctl that builds the VM (create, memory slot, irqchip, vCPU), again
+ * while it is interrupted: one returned -EINTR once in the nested stock-KVM
+ * lane (6.12), failing a VM creation that a retry completes.
+ */
+static int kvm_build_ioctl(int fd, unsigned long req, unsigned long arg)
+{
+	int r;
+
+	for (int tries = 0; tries < 100; tries++) {
+		r = ioctl(fd, req, arg);
+		if (r >= 0 || errno != EINTR)
+			break;
+	}
+	return r;
+}
+
 static int create_vcpu(struct vm *vm, unsigned id)
 {
 	struct vcpu *c = &vm->vcpus[id];
@@ -841,7 +858,7 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	c->queued = calloc(1, sizeof(*c->queued));
 	if (!c->queued)
 		return -ENOMEM;
-	c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	c->fd = kvm_build_ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
 	if (c->fd < 0)
 		return -errno;
 	c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
@@ -862,7 +879,7 @@ static int open_kvm_vm(struct vm *vm)
 		return -errno;
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return -ENOTSUP;
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	vm->vm_fd = kvm_build_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return -errno;
 	n = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -883,13 +900,13 @@ static int create_irqchip(struct vm *vm, bool no_irqchip)
 {
 	if (no_irqchip || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0)
 		return 0;
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+	if (kvm_build_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
 		return -errno;
 	vm->irqchip = true;
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0) {
 		struct kvm_pit_config pit = {.flags = 0};
 
-		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+		if (kvm_build_ioctl(vm->vm_fd, KVM_CREATE_PIT2, (unsigned long)&pit))
 			return -errno;
 	}
 	return 0;
@@ -962,7 +979,7 @@ static int attach_memory(struct vm *vm, const struct vm_config *cfg, struct pool
 		return -EINVAL;
 	slot.memory_size = vm->mem_size;
 	slot.userspace_addr = (uintptr_t)vm->mem;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+	if (kvm_build_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot))
 		return -errno;
 	return 0;
 }
@@ -1004,10 +1021,10 @@ static int warm_memslots(struct vm *vm)
 		.slot = 0, .guest_phys_addr = 0, .memory_size = sizeof(page),
 		.userspace_addr = (uintptr_t)page};
 
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+	if (kvm_build_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot))
 		return -errno;
 	slot.memory_size = 0;
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) ? -errno : 0;
+	return kvm_build_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot) ? -errno : 0;
 }
 
 int vm__create_shell(unsigned nr_cpus, struct vm **ret_vm)
@@ -1526,7 +1543,7 @@ int vm__set_dirty_logging(struct vm *vm, bool on)
 		.slot = 0, .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0, .guest_phys_addr = 0,
 		.memory_size = vm->mem_size, .userspace_addr = (uintptr_t)vm->mem};
 
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) ? -errno : 0;
+	return kvm_build_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot) ? -errno : 0;
 }
 
 int vm__get_dirty_log(struct vm *vm, uint64_t *bitmap)
