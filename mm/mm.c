@@ -69,6 +69,11 @@ int mm_pool_destroy(struct mm_pool *pool)
 	return 0;
 }
 
+uint64_t mm_pool_vma_extra(const struct mm_pool *pool)
+{
+	return pool->vma_extra; /* set at create, never changed */
+}
+
 void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats)
 {
 	pthread_mutex_lock(&pool->lock);

@@ -97,6 +97,8 @@ __mm_must_check int mm_pool_create(const struct mm_pool_config *cfg, struct mm_p
 /* Destroys the pool. Every space must have been destroyed (else -EBUSY). NULL: no-op. */
 int mm_pool_destroy(struct mm_pool *pool);
 void mm_pool_stats(struct mm_pool *pool, struct mm_stats *ret_stats);
+/* The allowance beyond MM_SPACE_VMAS a space that this pool's spaces share (0: none). */
+uint64_t mm_pool_vma_extra(const struct mm_pool *pool);
 /* Counts the process's VMAs inside this pool's spaces from /proc/self/maps. */
 __mm_must_check int mm_pool_count_vmas(struct mm_pool *pool, uint64_t *ret_count);
 /*

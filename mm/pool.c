@@ -296,7 +296,7 @@ int pool__init(struct mm_pool *pool, uint64_t capacity, bool exact)
 	pool->memfd = -1;
 	pool->capacity_pages = capacity >> MM_PAGE_SHIFT;
 	pool->vma_soft_limit = read_max_map_count() / 4;
-	pool->vma_extra = read_max_map_count() / 4;
+	pool->vma_extra = pool->vma_soft_limit;
 	err = pool_map(pool);
 	while (err == -ENOMEM && !exact &&
 	       (pool->capacity_pages << MM_PAGE_SHIFT) > MIN_DEFAULT_CAPACITY) {

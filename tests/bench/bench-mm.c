@@ -470,19 +470,6 @@ static void pattern_once(struct mm_pool *pool, uint64_t len, enum pattern patter
 	mm_space_destroy(p);
 }
 
-static uint64_t max_map_count(void)
-{
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-	unsigned long long v = 65530;
-
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 65530;
-		fclose(f);
-	}
-	return v;
-}
-
 static void bench_patterns_in(uint64_t len, uint64_t extra, const char *suffix)
 {
 	struct mm_pool_config cfg = {.vma_extra = extra};
@@ -493,8 +480,7 @@ static void bench_patterns_in(uint64_t len, uint64_t extra, const char *suffix)
 
 	if ((err = mm_pool_create(&cfg, &pool)))
 		die("mm_pool_create", err);
-	/* The allowance the pool shares (mm.h): none, or max_map_count / 4. */
-	extra = extra == MM_VMA_EXTRA_NONE ? 0 : max_map_count() / 4;
+	extra = mm_pool_vma_extra(pool); /* none, or the default: max_map_count / 4 */
 	for (enum pattern pt = SEQUENTIAL; pt <= RANDOM; pt++) {
 		double us[8], copied = 0, c;
 		char name[64];
