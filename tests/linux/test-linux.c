@@ -519,27 +519,35 @@ static void test_mmap_many(void **state)
 
 /* ------------------------------------------------------------- files */
 
-static void test_files(void **state)
+/* A grant of a host file holding "granted contents\n" (17 bytes), already unlinked. */
+static void open_granted(struct linux_file *f)
 {
 	char path[] = "/tmp/vmm-linux-file-XXXXXX";
-	struct linux_file *files = calloc(2, sizeof(*files));
-	char msg[100];
 	int fd = mkstemp(path);
-	int64_t g;
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "granted contents\n", 17), 17);
 	close(fd);
+	f->host_fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(f->host_fd >= 0);
+	unlink(path);
+}
+
+static void test_files(void **state)
+{
+	struct linux_file *files = calloc(2, sizeof(*files));
+	char msg[100];
+	int64_t g;
+
+	(void)state;
 	teardown(NULL);
-	files[0].host_fd = open(path, O_RDONLY | O_CLOEXEC);
+	open_granted(&files[0]);
 	assert_int_equal(linux__normalize_path("data//./in.txt", files[0].guest_path,
 					       sizeof(files[0].guest_path)), 0);
 	assert_string_equal(files[0].guest_path, "/data/in.txt");
 	assert_int_equal(linux__normalize_path("../x", msg, sizeof(msg)), -EINVAL);
 	assert_int_equal(make_proc(files, 1), 0);
 	free(files);
-	unlink(path);
 
 	strcpy((char *)fx->mem + G(0), "/data/in.txt");
 	strcpy((char *)fx->mem + G(100), "data/./in.txt");
@@ -596,7 +604,6 @@ static void test_files(void **state)
  */
 static void test_clone_restore(void **state)
 {
-	char path[] = "/tmp/vmm-linux-clone-XXXXXX";
 	struct linux_file *files = calloc(1, sizeof(*files));
 	struct linux_proc *parent, *child, *point, *other;
 	struct mm_space *cspace, *small;
@@ -604,18 +611,13 @@ static void test_clone_restore(void **state)
 	uint64_t act[4] = {(uint64_t)(uintptr_t)SIG_IGN, 0, 0, 0};
 	struct linux_entry e;
 	int64_t brk0, m0, pm, cm;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "granted contents\n", 17), 17);
-	close(fd);
 	teardown(NULL);
-	files[0].host_fd = open(path, O_RDONLY | O_CLOEXEC);
+	open_granted(&files[0]);
 	strcpy(files[0].guest_path, "/in");
 	assert_int_equal(make_proc(files, 1), 0);
 	free(files);
-	unlink(path);
 	load_prog("gcc-hello", &e);
 	strcpy((char *)fx->mem + G(0), "/in");
 	assert_int_equal(SC(SYS_openat, AT_FDCWD, G(0), O_RDONLY), 3);
