@@ -66,28 +66,33 @@ static int read_result(int fd, const struct mode *m, unsigned long n, double *re
 	return 0;
 }
 
-/* The image natively: fexecve of a memfd copy, stdout a pipe, stderr /dev/null. */
-static int run_native(const struct builtin_guest *img, const struct mode *m, unsigned long n,
-		      double *ret_ns)
+/* The image in a memfd, for fexecve: made once a benchmark run. */
+static int image_memfd(const struct builtin_guest *img)
 {
-	char arg[32];
-	int out[2], mfd, null, status, err;
-	pid_t pid;
+	int mfd = memfd_create("sysbench", MFD_CLOEXEC);
 
-	snprintf(arg, sizeof(arg), "%lu", n);
-	mfd = memfd_create("sysbench", MFD_CLOEXEC);
 	if (mfd < 0)
 		return -errno;
 	if (write(mfd, img->data, img->size) != (ssize_t)img->size) {
 		close(mfd);
 		return -EIO;
 	}
+	return mfd;
+}
+
+/* The image natively: fexecve of @mfd (image_memfd), stdout a pipe, stderr /dev/null. */
+static int run_native(int mfd, const struct mode *m, unsigned long n, double *ret_ns)
+{
+	char arg[32];
+	int out[2], null, status, err;
+	pid_t pid;
+
+	snprintf(arg, sizeof(arg), "%lu", n);
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null < 0 || pipe2(out, O_CLOEXEC)) {
 		err = -errno;
 		if (null >= 0)
 			close(null);
-		close(mfd);
 		return err;
 	}
 	pid = fork();
@@ -103,7 +108,6 @@ static int run_native(const struct builtin_guest *img, const struct mode *m, uns
 	err = pid < 0 ? -errno : 0;
 	close(out[1]);
 	close(null);
-	close(mfd);
 	if (!err)
 		err = read_result(out[0], m, n, ret_ns);
 	close(out[0]);
@@ -165,28 +169,33 @@ int bench_syscall__run(struct bench_out *o, bool quick)
 {
 	const struct builtin_guest *img = bench_guest__image("sysbench");
 	unsigned reps = quick ? 1 : MAX_REPS;
-	int err;
+	int err = 0, mfd;
 
 	if (!img)
 		return -ENOENT;
+	mfd = image_memfd(img);
+	if (mfd < 0)
+		return mfd;
 	bench_out__begin(o, "syscall");
-	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+	for (unsigned i = 0; !err && i < sizeof(modes) / sizeof(modes[0]); i++) {
 		const struct mode *m = &modes[i];
 		unsigned long n = quick ? m->n_quick : m->n;
 		double vm_ns[MAX_REPS], host_ns[MAX_REPS];
 
-		for (unsigned r = 0; r < reps; r++) {
+		for (unsigned r = 0; !err && r < reps; r++) {
 			err = run_vm(img, m, n, &vm_ns[r]);
 			if (!err)
-				err = run_native(img, m, n, &host_ns[r]);
-			if (err) {
-				bench_out__note(o, "syscall: %s: %s", m->name, strerror(-err));
-				return err;
-			}
+				err = run_native(mfd, m, n, &host_ns[r]);
 		}
-		bench_out__time(o, m->name, m->metric, bench_median(vm_ns, reps) * m->scale,
-				m->baseline, bench_median(host_ns, reps) * m->scale);
+		if (err)
+			bench_out__note(o, "syscall: %s: %s", m->name, strerror(-err));
+		else
+			bench_out__time(o, m->name, m->metric, bench_median(vm_ns, reps) * m->scale,
+					m->baseline, bench_median(host_ns, reps) * m->scale);
 	}
+	close(mfd);
+	if (err)
+		return err;
 	bench_out__end(o);
 	bench_out__note(o, "syscall: every call is an exit to the VMM (none is answered in the "
 			   "guest); compute's goal: speedup >= 0.95 (native speed)");
