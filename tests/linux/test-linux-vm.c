@@ -276,6 +276,12 @@ static void test_fuzz(void **state)
 	snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --cpus 2", prog, dir);
 	run(cmd, &r);
 	EXPECT(r, 2, "", "one vCPU");
+	/* Guest arguments past the loader's 64: refused with the reason, nothing runs. */
+	int len = snprintf(cmd, sizeof(cmd), "fuzz --guest %s --inputs %s/in --", prog, dir);
+	for (int i = 0; i < 65; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " a");
+	run(cmd, &r);
+	EXPECT(r, 1, "", "more than 64 guest arguments");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }

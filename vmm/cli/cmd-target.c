@@ -40,9 +40,6 @@ int cmd_target__setup(const struct cmd_ctx *cmd, struct cmd_target *t, struct fu
 	if (cfg->nr_cpus != 1)
 		return cmd_usage_error_in(cmd->name, cmd->usage,
 					  "a Linux program runs on one vCPU: no --cpus", NULL);
-	if (cfg->mem_size < (8ULL << 20))
-		return cmd_usage_error_in(cmd->name, cmd->usage,
-					  "a Linux program needs --mem 8M or more", NULL);
 	cfg->load = load_linux;
 	cfg->load_arg = t;
 	return 0;

@@ -22,7 +22,8 @@ struct cmd_target {
 /*
  * Point @cfg at @t (which must outlive the fuzz instance) when @img is a
  * Linux program: 0; EXIT_USAGE with a message when it cannot be fuzzed
- * with these options (more than one vCPU, under 8 MiB). A boot-ABI guest
+ * with these options (more than one vCPU; --mem is 8 MiB at least for
+ * every guest already). A boot-ABI guest
  * leaves @cfg alone.
  */
 int cmd_target__setup(const struct cmd_ctx *cmd, struct cmd_target *t, struct fuzz_config *cfg);

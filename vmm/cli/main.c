@@ -29,7 +29,7 @@ static void usage(FILE *out)
 		     "  afl        a fork server for AFL++'s afl-fuzz over a guest reset per run:\n"
 		     "             afl-fuzz -i IN -o OUT -- vmm afl --guest NAME|PATH [-- @@]\n"
 		     "  ctl        send requests to a running VMM: vmm ctl SOCKET REQUEST...\n"
-		     "  bench      benchmarks: vmm bench vm [--json] [--quick]\n"
+		     "  bench      benchmarks: vmm bench vm|clone|reset|snapshot|blk|syscall [--json] [--quick]\n"
 		     "  doctor     check what this host offers the VMM (KVM, userfaultfd,\n"
 		     "             io_uring, mapping limits, native or emulated ring 0)\n"
 		     "  help       show this help\n\n"
